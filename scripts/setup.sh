@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idempotent set-up: venv + pinned Python packages, Maven jars, Kubernetes tools.
+# Each step is skipped when its inputs have not changed since the last run (stamps in .venv/ and .jars/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
+stamp_ok() {  # stamp_ok STAMP INPUT...: true when STAMP is newer than every input
+  local stamp=$1; shift
+  [ -f "$stamp" ] || return 1
+  for input in "$@"; do [ "$input" -nt "$stamp" ] && return 1; done
+  return 0
+}
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+if stamp_ok .venv/.installed pyproject.toml constraints.txt; then
+  say "python packages up to date"
+else
+  say "installing pinned python packages into .venv (first run takes a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+  touch .venv/.installed
+fi
+
+fetch_jars() {  # fetch_jars NAME: jars of jvm/NAME/pom.xml into .jars/NAME
+  local name=$1
+  if stamp_ok ".jars/$name/.fetched" "jvm/$name/pom.xml"; then
+    say "$name jars up to date"
+  else
+    say "fetching $name jars from Maven Central (jvm/$name/pom.xml)"
+    rm -rf ".jars/$name"
+    mvn -q -B -f "jvm/$name/pom.xml" dependency:copy-dependencies
+    touch ".jars/$name/.fetched"
+  fi
+}
+for name in kafka spark derby; do
+  [ -f "jvm/$name/pom.xml" ] && fetch_jars "$name"
+done
+
+if [ -f scripts/setup-k8s-tools.sh ]; then
+  bash scripts/setup-k8s-tools.sh
+fi
+say "done"

@@ -1,0 +1,57 @@
+"""The Flask application factory; gunicorn runs it as ``stockpulse.api:create_app()``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+
+from ..events.publisher import KafkaPublisher, Publisher
+from ..prices import PriceProvider, make_provider
+from ..settings import Settings, load_settings
+from . import metrics
+from .errors import ApiError, register_error_handlers
+from .routes import docs, health, orders, quotes, root
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    publisher: Publisher | None = None,
+    prices: PriceProvider | None = None,
+) -> Flask:
+    """Build the app; tests pass their own settings, publisher or price source."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+    app.extensions["stockpulse.settings"] = settings
+    app.extensions["stockpulse.prices"] = prices or make_provider(
+        settings.price_source, settings.tickers, settings.price_cache_ttl_s
+    )
+    app.extensions["stockpulse.publisher"] = publisher or KafkaPublisher(
+        settings.kafka_bootstrap,
+        order_ack_timeout_ms=settings.order_ack_timeout_ms,
+        check_delivery_timeout_ms=settings.check_delivery_timeout_ms,
+        on_delivery=metrics.record_delivery,
+    )
+
+    @app.before_request
+    def _limit_body() -> None:
+        # Rejected before any route reads the body, also for routes that ignore it.
+        if request.content_length is not None and request.content_length > settings.max_body_bytes:
+            raise ApiError(413, "payload_too_large", f"request bodies are limited to {settings.max_body_bytes} bytes")
+
+    register_error_handlers(app)
+    metrics.init_app(app)
+    for module in (health, docs, root, quotes, orders):
+        app.register_blueprint(module.bp)
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Flush the publisher; gunicorn calls this when a worker exits gracefully."""
+    publisher = app.extensions.get("stockpulse.publisher")
+    if publisher is not None:
+        publisher.close()

@@ -1,0 +1,66 @@
+"""gunicorn settings from ``STOCKPULSE_*`` env: ``gunicorn -c python:stockpulse.api.gunicorn_config``.
+
+* ``gthread`` workers; each worker builds its app (no ``preload_app``), so the
+  Kafka producers are created after the fork and never shared across processes.
+* ``worker_exit`` flushes the worker's producers on graceful shutdown (SIGTERM).
+* Prometheus multiprocess mode: a metrics folder is set and emptied before any
+  process imports ``prometheus_client``; dead workers are marked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+from stockpulse.logconfig import JsonFormatter
+from stockpulse.settings import SettingsError, load_settings
+
+try:
+    _settings = load_settings()
+except SettingsError as exc:
+    sys.stderr.write(f"stockpulse: configuration error: {exc}\n")
+    sys.exit(2)
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stockpulse-prom-")
+# Emptied once, in the master, before any process writes metric files.
+shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+bind = [_settings.api_bind]
+workers = _settings.workers
+threads = _settings.threads
+worker_class = "gthread"
+graceful_timeout = 20
+timeout = 30
+keepalive = 5
+max_requests = 0
+wsgi_app = "stockpulse.api:create_app()"
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "root": {"level": _settings.log_level.upper(), "handlers": ["stdout"]},
+    "loggers": {
+        "gunicorn.error": {"level": _settings.log_level.upper(), "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
+    },
+}
+
+
+def worker_exit(server, worker) -> None:
+    from stockpulse.api import close_app
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        close_app(app)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,78 @@
+"""The ``stockpulse`` command: the local stack and the lake from one entry point.
+
+Every subcommand has ``--help``. Configuration comes from ``STOCKPULSE_*``
+environment variables (see README); a bad value exits with code 2 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .logconfig import configure_logging
+from .settings import Settings, SettingsError, load_settings
+
+
+def _cmd_up(settings: Settings, _args: argparse.Namespace) -> int:
+    from .devstack import stack
+
+    try:
+        stack.up(settings)
+    except Exception as exc:
+        stack.say(f"start failed: {exc}; stopping what was started")
+        stack.down(settings)
+        return 1
+    return 0
+
+
+def _cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
+    from .devstack import stack
+
+    stack.down(settings)
+    return 0
+
+
+def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from .devstack import stack
+
+    report = stack.status(settings)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for name, info in report.items():
+            state = "healthy" if info["healthy"] else ("running, unhealthy" if info["running"] else "stopped")
+            print(f"{name:<8} {state:<20} {info['detail']}")
+    return 0 if all(info["healthy"] for info in report.values()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stockpulse",
+        description="Stock checks and orders through Kafka into the lake: run the local stack and query it.",
+        epilog="Configuration: STOCKPULSE_* environment variables (see README.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="start the local stack in the background (state under .run/)").set_defaults(func=_cmd_up)
+    sub.add_parser("down", help="stop every process of the local stack").set_defaults(func=_cmd_down)
+    p = sub.add_parser("status", help="show each part of the local stack and whether it is healthy")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"stockpulse: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, stream=sys.stderr)
+    return args.func(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

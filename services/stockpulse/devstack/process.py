@@ -1,0 +1,132 @@
+"""A background process known by its pid file, so ``up``, ``down`` and ``status`` can run in separate shells."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+class ProcessError(RuntimeError):
+    pass
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2, alive: Callable[[], bool] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if alive is not None and not alive():
+            raise ProcessError(f"{what}: the process exited while starting")
+        time.sleep(interval)
+    raise ProcessError(f"{what}: not ready after {timeout:.0f}s")
+
+
+class ManagedProcess:
+    def __init__(self, name: str, run_dir: Path) -> None:
+        self.name = name
+        self.pid_file = run_dir / "pids" / f"{name}.pid"
+        self.log_file = run_dir / "logs" / f"{name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
+        if self.running():
+            raise ProcessError(f"{self.name} is already running (pid {self.pid()})")
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        self._popen = proc  # keeps the child reapable while this Python process lives
+        self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def signal(self, sig: int) -> None:
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, sig)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM, wait, then SIGKILL; True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            self._reap()
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                self._reap()
+                time.sleep(0.05)
+        self._reap()
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL without a chance to clean up: what a crash looks like."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                self._reap()
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+
+    def _reap(self) -> None:
+        proc = getattr(self, "_popen", None)
+        if proc is not None:
+            proc.poll()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited already
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

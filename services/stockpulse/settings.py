@@ -1,0 +1,184 @@
+"""Configuration from ``STOCKPULSE_*`` environment variables, read and validated once.
+
+Every setting has a default that runs the embedded local stack, so ``make demo``
+needs no configuration; production overrides them through the Helm chart.
+A wrong value stops the process with one clear line (``SettingsError``) instead of
+failing later inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+#: The seed's twelve tickers; ``FB`` is quoted as ``META`` (see ``prices.tickers``).
+DEFAULT_TICKERS = ("MSFT", "AAPL", "AMZN", "GOOG", "BABA", "FB", "INTC", "NVDA", "CRM", "PYPL", "TSLA", "AMD")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+def _project_root() -> Path:
+    """The repository root when running from a checkout, else the working directory."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "services").is_dir():
+            return parent
+    return Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of stockpulse. Field docs are the README's configuration table."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    price_source: str = "simulated"
+    tickers: tuple[str, ...] = DEFAULT_TICKERS
+    max_quantity: int = 10_000
+    max_body_bytes: int = 4096
+    order_ack_timeout_ms: int = 5000
+    check_delivery_timeout_ms: int = 300_000
+    price_cache_ttl_s: float = 30.0
+    run_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".run")
+    warehouse: str = ""
+    checkpoint_dir: str = ""
+    metastore_uri: str = ""
+    trigger_seconds: float = 2.0
+    api_bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 8
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    metastore_port: int = 1527
+    spark_ui_port: int = 4040
+    log_level: str = "INFO"
+
+    @property
+    def warehouse_uri(self) -> str:
+        """Where table data lives; a local folder under ``run_dir`` unless set."""
+        return self.warehouse or (self.run_dir / "warehouse").as_uri()
+
+    @property
+    def checkpoint_uri(self) -> str:
+        return self.checkpoint_dir or (self.run_dir / "checkpoints").as_uri()
+
+    @property
+    def api_url(self) -> str:
+        host, port = self.api_bind.rsplit(":", 1)
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+_ENV = {
+    "kafka_bootstrap": "STOCKPULSE_KAFKA_BOOTSTRAP",
+    "price_source": "STOCKPULSE_PRICE_SOURCE",
+    "tickers": "STOCKPULSE_TICKERS",
+    "max_quantity": "STOCKPULSE_MAX_QUANTITY",
+    "max_body_bytes": "STOCKPULSE_MAX_BODY_BYTES",
+    "order_ack_timeout_ms": "STOCKPULSE_ORDER_ACK_TIMEOUT_MS",
+    "check_delivery_timeout_ms": "STOCKPULSE_CHECK_DELIVERY_TIMEOUT_MS",
+    "price_cache_ttl_s": "STOCKPULSE_PRICE_CACHE_TTL_S",
+    "run_dir": "STOCKPULSE_RUN_DIR",
+    "warehouse": "STOCKPULSE_WAREHOUSE",
+    "checkpoint_dir": "STOCKPULSE_CHECKPOINT_DIR",
+    "metastore_uri": "STOCKPULSE_METASTORE_URI",
+    "trigger_seconds": "STOCKPULSE_TRIGGER_SECONDS",
+    "api_bind": "STOCKPULSE_API_BIND",
+    "workers": "STOCKPULSE_WORKERS",
+    "threads": "STOCKPULSE_THREADS",
+    "kafka_port": "STOCKPULSE_KAFKA_PORT",
+    "kafka_controller_port": "STOCKPULSE_KAFKA_CONTROLLER_PORT",
+    "metastore_port": "STOCKPULSE_METASTORE_PORT",
+    "spark_ui_port": "STOCKPULSE_SPARK_UI_PORT",
+    "log_level": "LOG_LEVEL",
+}
+
+#: Environment variable name per setting, for docs and child processes.
+ENV_NAMES: Mapping[str, str] = _ENV
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def parse_tickers(raw: str) -> tuple[str, ...]:
+    tickers = tuple(dict.fromkeys(t.strip().upper() for t in raw.split(",") if t.strip()))
+    if not tickers:
+        raise SettingsError("STOCKPULSE_TICKERS must name at least one ticker")
+    for ticker in tickers:
+        if not (1 <= len(ticker) <= 10 and all(c.isalnum() or c in ".-^" for c in ticker)):
+            raise SettingsError(f"STOCKPULSE_TICKERS has an invalid ticker {ticker!r}")
+    return tickers
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build ``Settings`` from the environment; raise ``SettingsError`` on bad values."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for attr, var in _ENV.items():
+        raw = env.get(var)
+        if raw is None or raw.strip() == "":
+            continue
+        raw = raw.strip()
+        if attr == "tickers":
+            values[attr] = parse_tickers(raw)
+        elif attr == "run_dir":
+            values[attr] = Path(raw).resolve()
+        elif attr in ("price_cache_ttl_s", "trigger_seconds"):
+            values[attr] = _positive_float(var, raw)
+        elif attr in (
+            "max_quantity",
+            "max_body_bytes",
+            "order_ack_timeout_ms",
+            "check_delivery_timeout_ms",
+            "workers",
+            "threads",
+            "kafka_port",
+            "kafka_controller_port",
+            "metastore_port",
+            "spark_ui_port",
+        ):
+            values[attr] = _positive_int(var, raw)
+        else:
+            values[attr] = raw
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    source = settings.price_source
+    if not (source in ("simulated", "yfinance") or (source.startswith("replay:") and len(source) > 7)):
+        raise SettingsError(f"STOCKPULSE_PRICE_SOURCE must be simulated, yfinance or replay:<path>, got {source!r}")
+    if ":" not in settings.api_bind:
+        raise SettingsError(f"STOCKPULSE_API_BIND must be host:port, got {settings.api_bind!r}")
+    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
