@@ -15,6 +15,11 @@ class ProcessError(RuntimeError):
     pass
 
 
+#: Children started by this Python process, kept so they can be reaped (no zombies) and
+#: so a Popen object is never collected while its child still runs.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -49,6 +54,7 @@ class ManagedProcess:
         self.log_file = run_dir / "logs" / f"{name}.log"
 
     def pid(self) -> int | None:
+        _reap()
         try:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
@@ -73,7 +79,7 @@ class ManagedProcess:
                 cwd=cwd,
                 start_new_session=True,
             )
-        self._popen = proc  # keeps the child reapable while this Python process lives
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -91,14 +97,14 @@ class ManagedProcess:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _alive(pid):
-            self._reap()
+            _reap()
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
             while _alive(pid):
-                self._reap()
+                _reap()
                 time.sleep(0.05)
-        self._reap()
+        _reap()
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -108,14 +114,16 @@ class ManagedProcess:
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
             while _alive(pid):
-                self._reap()
+                _reap()
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
 
-    def _reap(self) -> None:
-        proc = getattr(self, "_popen", None)
-        if proc is not None:
-            proc.poll()
+
+
+def _reap() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
 
 
 def _alive(pid: int) -> bool:

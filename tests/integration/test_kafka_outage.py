@@ -1,0 +1,84 @@
+"""With the broker down, orders are refused (503) and none of them reaches Kafka afterwards."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+
+import pytest
+from stockpulse.devstack.api_server import ApiServer
+
+from tests.integration.conftest import api_settings, call, start_broker
+from tests.support import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
+    broker = start_broker(tmp_path / "kafka")
+    api = ApiServer(api_settings(tmp_path / "api", broker.bootstrap, order_ack_timeout_ms=2000))
+    try:
+        api.start()
+        url, session = api.settings.api_url, f"outage-{uuid.uuid4().hex[:8]}"
+        headers = {"X-Session-Id": session}
+        before = call(url, "POST", "/GOOG/buy/1", headers=headers)
+        assert before.status == 201
+        assert call(url, "GET", "/readyz").status == 200
+
+        broker.stop()
+        refused = [call(url, "POST", "/GOOG/sell/2", headers=headers) for _ in range(3)]
+        refused.append(
+            call(
+                url,
+                "POST",
+                "/stocks/GOOG/orders",
+                body=b'{"side":"buy","quantity":3}',
+                headers={**headers, "Content-Type": "application/json"},
+            )
+        )
+        assert [r.status for r in refused] == [503] * 4
+        assert all(r.body["error"]["code"] == "kafka_unavailable" for r in refused)
+        assert call(url, "GET", "/readyz").status == 503
+        assert call(url, "GET", "/healthz").status == 200
+
+        broker.start()
+        broker.wait_ready()
+        time.sleep(3)  # long enough for any retried message to have landed
+        after = call(url, "POST", "/GOOG/buy/4", headers=headers)
+        assert after.status == 201
+        assert call(url, "GET", "/readyz").status == 200
+
+        events = [
+            m["value"]
+            for m in read_topic(broker.bootstrap, "stock_operation", expect=2, timeout=20)
+            if m["value"]["session_id"] == session
+        ]
+        assert sorted((e["side"], e["quantity"]) for e in events) == [("buy", 1), ("buy", 4)]
+    finally:
+        api.stop()
+        broker.stop()
+
+
+def test_graceful_shutdown_flushes_queued_checks(tmp_path):
+    broker = start_broker(tmp_path / "kafka")
+    api = ApiServer(api_settings(tmp_path / "api", broker.bootstrap))
+    try:
+        api.start()
+        url, session = api.settings.api_url, f"flush-{uuid.uuid4().hex[:8]}"
+        for _ in range(40):
+            assert call(url, "GET", "/stocks/NVDA", headers={"X-Session-Id": session}).status == 200
+        api.process.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while api.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not api.running()
+        events = [
+            m
+            for m in read_topic(broker.bootstrap, "stock_call", expect=40, timeout=20)
+            if m["value"]["session_id"] == session
+        ]
+        assert len(events) == 40
+    finally:
+        api.stop()
+        broker.stop()

@@ -1,0 +1,90 @@
+"""``stockpulse up`` / ``status`` / ``down`` as a newcomer runs them, on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from stockpulse.devstack.process import free_port
+
+from tests.integration.conftest import call
+
+pytestmark = pytest.mark.integration
+
+STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([STOCKPULSE, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def our_pids(run_dir: Path) -> list[int]:
+    """Processes whose command line or environment points into this run folder."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(run_dir).encode() in cmdline or str(run_dir).encode() in environ:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_up_status_down_on_a_fresh_run_dir(tmp_path):
+    run_dir = tmp_path / "run"
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "STOCKPULSE_RUN_DIR": str(run_dir),
+        "STOCKPULSE_KAFKA_PORT": str(free_port()),
+        "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "STOCKPULSE_API_BIND": f"127.0.0.1:{api_port}",
+        "STOCKPULSE_METASTORE_PORT": str(free_port()),
+        "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
+    }
+    env["STOCKPULSE_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{env['STOCKPULSE_KAFKA_PORT']}"
+    try:
+        up = run(env, "up")
+        assert up.returncode == 0, up.stderr
+        assert "kafka ready" in up.stderr and "api ready" in up.stderr
+
+        status = run(env, "status", "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = json.loads(status.stdout)
+        assert report["kafka"]["healthy"] and report["api"]["healthy"]
+
+        url = f"http://127.0.0.1:{api_port}"
+        quote = call(url, "GET", "/GOOG")
+        assert quote.status == 200 and quote.body["ticker"] == "GOOG"
+        order = call(url, "POST", "/AMZN/buy/10")
+        assert (order.status, order.body) == (201, {"task": "bought_10_AMZN"})
+
+        again = run(env, "up")
+        assert again.returncode == 0 and "already running" in again.stderr
+    finally:
+        down = run(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert our_pids(run_dir) == []
+    stopped = run(env, "status")
+    assert stopped.returncode == 1 and "stopped" in stopped.stdout
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["up", "--help"], ["down", "--help"], ["status", "--help"]):
+        result = subprocess.run([STOCKPULSE, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "usage: stockpulse" in result.stdout
+
+
+def test_bad_configuration_exits_2_with_one_line():
+    env = {**os.environ, "STOCKPULSE_MAX_QUANTITY": "lots"}
+    result = run(env, "status")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "STOCKPULSE_MAX_QUANTITY" in result.stderr
