@@ -1,0 +1,301 @@
+"""The umbrella chart: lint, render, structure, values documentation and schema."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from .conftest import CHART, VALUE_SETS, name_of, render, run, tool
+
+COMPONENTS = {"api", "ingest", "locust", "hive-metastore", "kafka"}
+FULL_LABELS = {
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+}
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict], kind: str, component: str | None = None) -> dict:
+    found = [
+        d
+        for d in by_kind(docs, kind)
+        if component is None or d["metadata"]["labels"].get("app.kubernetes.io/component") == component
+    ]
+    assert len(found) == 1, f"expected one {kind} ({component}), got {[name_of(d) for d in found]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_strict_is_clean(name: str) -> None:
+    proc = run([tool("helm"), "lint", "--strict", CHART, *VALUE_SETS[name]], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout, proc.stdout
+
+
+def test_values_schema_rejects_a_misspelled_value() -> None:
+    proc = run([tool("helm"), "lint", "--strict", CHART, "--set", "api.replicaCont=3"], check=False)
+    assert proc.returncode != 0
+    assert "replicaCont" in proc.stdout + proc.stderr
+
+
+def test_latest_tag_is_refused() -> None:
+    proc = run([tool("helm"), "template", "x", CHART, "--set", "api.image.tag=latest"], check=False)
+    assert proc.returncode != 0
+
+
+def test_every_resource_has_full_labels_and_a_known_component(value_set: str) -> None:
+    for doc in render(value_set):
+        labels = doc["metadata"].get("labels", {})
+        missing = FULL_LABELS - labels.keys()
+        assert not missing, f"{name_of(doc)} lacks {missing}"
+        component = labels["app.kubernetes.io/component"]
+        assert component in COMPONENTS | {"hive-metastore-db", "lake"}, f"{name_of(doc)}: {component}"
+
+
+def test_workload_selectors_match_their_pod_labels(value_set: str) -> None:
+    for doc in render(value_set):
+        if doc["kind"] in {"Deployment", "StatefulSet"}:
+            selector = doc["spec"]["selector"]["matchLabels"]
+            pod_labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= pod_labels.items(), name_of(doc)
+            assert "app.kubernetes.io/version" not in selector, f"{name_of(doc)}: version in selector"
+
+
+def test_default_render_has_each_core_part() -> None:
+    docs = render("default")
+    kinds = {(d["kind"], d["metadata"]["labels"]["app.kubernetes.io/component"]) for d in docs}
+    for expected in [
+        ("Deployment", "api"),
+        ("Service", "api"),
+        ("HorizontalPodAutoscaler", "api"),
+        ("PodDisruptionBudget", "api"),
+        ("ServiceAccount", "api"),
+        ("Kafka", "kafka"),
+        ("KafkaNodePool", "kafka"),
+        ("KafkaTopic", "kafka"),
+        ("SparkApplication", "ingest"),
+        ("Deployment", "hive-metastore"),
+        ("Service", "hive-metastore"),
+        ("StatefulSet", "hive-metastore-db"),
+    ]:
+        assert expected in kinds, f"missing {expected}"
+    # opt-in parts stay off by default
+    assert not {"ServiceMonitor", "PodMonitor", "NetworkPolicy"} & {d["kind"] for d in docs}
+    assert not [d for d in docs if d["metadata"]["labels"]["app.kubernetes.io/component"] == "locust"]
+
+
+def test_all_on_render_has_every_optional_part() -> None:
+    docs = render("all-on")
+    kinds = {d["kind"] for d in docs}
+    assert {"ServiceMonitor", "PodMonitor", "NetworkPolicy", "ConfigMap"} <= kinds
+    monitors = by_kind(docs, "ServiceMonitor") + by_kind(docs, "PodMonitor")
+    assert monitors and all(m["metadata"]["labels"]["release"] == "prometheus" for m in monitors)
+    dashboards = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    assert len(dashboards) >= 2
+    for cm in dashboards:
+        for body in cm["data"].values():
+            assert json.loads(body)["uid"].startswith("stockpulse")
+    assert one(docs, "Deployment", "hive-metastore")
+    locust = [d for d in docs if d["metadata"]["labels"]["app.kubernetes.io/component"] == "locust"]
+    assert {d["kind"] for d in locust} >= {"Deployment", "Service"}
+    headless = render("all-on-headless")
+    job = one(headless, "Job", "locust")
+    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LOCUST_HEADLESS"] == "true" and env["LOCUST_RUN_TIME"]
+
+
+def test_api_deployment_contract() -> None:
+    docs = render("default")
+    dep = one(docs, "Deployment", "api")
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["ports"][0]["containerPort"] == 8000
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STOCKPULSE_API_BIND"] == "0.0.0.0:8000"
+    assert env["STOCKPULSE_KAFKA_BOOTSTRAP"].endswith("-kafka-bootstrap:9092")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert env["PROMETHEUS_MULTIPROC_DIR"] in mounts
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts[env["PROMETHEUS_MULTIPROC_DIR"]]]
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    for key in ("STOCKPULSE_PRICE_SOURCE", "STOCKPULSE_TICKERS", "STOCKPULSE_MAX_QUANTITY", "LOG_LEVEL"):
+        assert env[key]
+    assert pod["serviceAccountName"] == one(docs, "ServiceAccount", "api")["metadata"]["name"]
+    hpa = one(docs, "HorizontalPodAutoscaler", "api")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+    assert "replicas" not in dep["spec"], "replicas must be left to the HPA"
+    pdb = one(docs, "PodDisruptionBudget", "api")
+    assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    svc = one(docs, "Service", "api")
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def test_kafka_is_kraft_with_node_pool_and_one_topic_per_contract_topic(value_set: str) -> None:
+    docs = render(value_set)
+    kafka = one(docs, "Kafka")
+    assert kafka["apiVersion"] == "kafka.strimzi.io/v1"
+    assert "zookeeper" not in kafka["spec"]
+    pool = one(docs, "KafkaNodePool")
+    cluster = kafka["metadata"]["name"]
+    assert pool["metadata"]["labels"]["strimzi.io/cluster"] == cluster
+    assert set(pool["spec"]["roles"]) == {"controller", "broker"}
+    volumes = pool["spec"]["storage"]["volumes"]
+    assert [v.get("kraftMetadata") for v in volumes].count("shared") == 1
+    for doc in docs:
+        if doc["apiVersion"].startswith("kafka.strimzi.io"):
+            annotations = doc["metadata"].get("annotations") or {}
+            assert not [a for a in annotations if a.startswith("strimzi.io/")], f"{name_of(doc)}: {annotations}"
+    topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
+    assert set(topics) == {"stock_call", "stock_operation", "default_call"}
+    for topic in topics.values():
+        spec = topic["spec"]
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster
+        assert spec["partitions"] >= 1 and spec["replicas"] >= 1
+        assert 1 <= spec["config"]["min.insync.replicas"] <= spec["replicas"]
+        assert spec["replicas"] <= pool["spec"]["replicas"]
+    if value_set == "gke":
+        assert pool["spec"]["replicas"] >= 3
+        for topic in topics.values():
+            assert topic["spec"]["replicas"] == 3
+            assert topic["spec"]["config"]["min.insync.replicas"] == 2
+
+
+def test_ingest_is_a_streaming_spark_application_with_durable_checkpoints(value_set: str) -> None:
+    docs = render(value_set)
+    app = one(docs, "SparkApplication", "ingest")
+    spec = app["spec"]
+    assert app["apiVersion"] == "sparkoperator.k8s.io/v1beta2"
+    assert spec["type"] == "Python" and spec["mode"] == "cluster"
+    assert spec["restartPolicy"]["type"] == "Always"
+    assert spec["mainApplicationFile"] == "local:///opt/stockpulse/spark/ingest.py"
+    assert spec["sparkVersion"] == "4.1.1"
+    assert spec["monitoring"]["exposeDriverMetrics"] is True
+    assert spec["monitoring"]["prometheus"]["jmxExporterJar"].endswith(".jar")
+    env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
+    assert env["STOCKPULSE_METASTORE_URI"] == "thrift://stockpulse-hive-metastore:9083"
+    assert env["STOCKPULSE_KAFKA_BOOTSTRAP"].endswith("-kafka-bootstrap:9092")
+    checkpoint, warehouse = env["STOCKPULSE_CHECKPOINT_DIR"], env["STOCKPULSE_WAREHOUSE"]
+    if value_set == "gke":
+        assert checkpoint.startswith("gs://") and warehouse.startswith("gs://")
+    else:
+        # file:// paths must live on the shared PersistentVolumeClaim, never on the pod's own disk
+        mounts = {m["mountPath"]: m["name"] for m in spec["driver"]["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for uri in (checkpoint, warehouse):
+            assert uri.startswith("file:///")
+            path = uri.removeprefix("file://")
+            mount = next(m for m in mounts if path.startswith(m + "/"))
+            assert "persistentVolumeClaim" in volumes[mounts[mount]], uri
+        claim = volumes[mounts[mount]]["persistentVolumeClaim"]["claimName"]
+        assert claim in {d["metadata"]["name"] for d in by_kind(docs, "PersistentVolumeClaim")}
+    sa = spec["driver"]["serviceAccount"]
+    binding = one(docs, "RoleBinding", "ingest")
+    assert binding["subjects"][0]["name"] == sa
+
+
+def test_hive_metastore_runs_the_metastore_service_on_postgres(value_set: str) -> None:
+    docs = render(value_set)
+    dep = one(docs, "Deployment", "hive-metastore")
+    pod = dep["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SERVICE_NAME"] == "metastore" and env["DB_DRIVER"] == "postgres"
+    assert "javax.jdo.option.ConnectionURL=jdbc:postgresql://" in env["SERVICE_OPTS"]
+    assert container["ports"][0]["containerPort"] == 9083
+    (init,) = pod["initContainers"]
+    assert "-initOrUpgradeSchema" in init["args"]
+    svc = one(docs, "Service", "hive-metastore")
+    assert svc["spec"]["ports"][0]["port"] == 9083
+    external = render(
+        "default",
+        (
+            "--set",
+            "postgresql.enabled=false",
+            "--set",
+            "hiveMetastore.database.host=db.example",
+            "--set",
+            "hiveMetastore.database.existingSecret=hms-db",
+        ),
+    )
+    assert not by_kind(external, "StatefulSet")
+    ext_env = {
+        e["name"]: e.get("value")
+        for e in one(external, "Deployment", "hive-metastore")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert "jdbc:postgresql://db.example:5432/metastore" in ext_env["SERVICE_OPTS"]
+
+
+def test_gke_values_use_gcs_and_workload_identity() -> None:
+    docs = render("gke")
+    accounts = by_kind(docs, "ServiceAccount")
+    assert accounts
+    for sa in accounts:
+        annotation = sa["metadata"].get("annotations", {}).get("iam.gke.io/gcp-service-account", "")
+        assert annotation.endswith(".iam.gserviceaccount.com"), name_of(sa)
+    assert not by_kind(docs, "PersistentVolumeClaim"), "the lake lives in GCS on GKE"
+    sts = one(docs, "StatefulSet", "hive-metastore-db")
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "premium-rwo"
+    hadoop = one(docs, "SparkApplication")["spec"]["hadoopConf"]
+    assert hadoop["fs.gs.impl"].endswith("GoogleHadoopFileSystem")
+
+
+def test_templates_are_one_file_per_component_and_kind() -> None:
+    names = sorted(p.name for p in (CHART / "templates").iterdir())
+    assert "NOTES.txt" in names and "_helpers.tpl" in names
+    pattern = re.compile(r"^(api|kafka|ingest|hive-metastore|hive-metastore-db|locust|lake|monitoring)-[a-z-]+\.yaml$")
+    for name in names:
+        if name.endswith(".yaml"):
+            assert pattern.match(name), name
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    for helper in ("name", "fullname", "chart", "labels", "selectorLabels", "image"):
+        assert f'define "stockpulse.{helper}"' in helpers
+
+
+def _documented(values: dict, params: set[str], prefix: str = "") -> list[str]:
+    missing = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if path in params:
+            continue
+        if isinstance(value, dict) and value:
+            missing += _documented(value, params, path + ".")
+        else:
+            missing.append(path)
+    return missing
+
+
+def _exists(values: dict, path: str) -> bool:
+    node = values
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def test_every_value_is_documented_with_a_param_comment() -> None:
+    text = (CHART / "values.yaml").read_text()
+    params = set(re.findall(r"^\s*## @param (\S+) \S", text, flags=re.M))
+    values = yaml.safe_load(text)
+    assert not _documented(values, params), "values without ## @param"
+    stale = sorted(p for p in params if not _exists(values, p))
+    assert not stale, f"## @param for values that do not exist: {stale}"
+
+
+def test_values_schema_covers_every_top_level_value() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(values)
