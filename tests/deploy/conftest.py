@@ -48,7 +48,7 @@ def tool(name: str) -> Path:
 
 def tool_file(path: Path) -> Path:
     if not path.exists():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: {SETUP_HINT}", pytrace=False)
+        pytest.fail(f"{path} is missing: {SETUP_HINT}", pytrace=False)
     return path
 
 
