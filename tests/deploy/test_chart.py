@@ -183,6 +183,10 @@ def test_ingest_is_a_streaming_spark_application_with_durable_checkpoints(value_
     assert spec["sparkVersion"] == "4.1.1"
     assert spec["monitoring"]["exposeDriverMetrics"] is True
     assert spec["monitoring"]["prometheus"]["jmxExporterJar"].endswith(".jar")
+    # spark-operator's webhook adds the exporter port itself; declaring it too would duplicate it
+    port_name = spec["monitoring"]["prometheus"]["portName"]
+    for role in ("driver", "executor"):
+        assert port_name not in {p["name"] for p in spec[role].get("ports", [])}, role
     env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
     assert env["STOCKPULSE_METASTORE_URI"] == "thrift://stockpulse-hive-metastore:9083"
     assert env["STOCKPULSE_KAFKA_BOOTSTRAP"].endswith("-kafka-bootstrap:9092")
