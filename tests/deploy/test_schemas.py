@@ -166,3 +166,10 @@ def test_strimzi_check_rejects_an_unknown_strimzi_kind(tmp_path) -> None:
     doc["kind"] = "KafkaTopik"
     rc, out = strimzi_check([doc], tmp_path)
     assert rc != 0 and "KafkaTopik" in out
+
+
+def test_kubectl_validate_rejects_a_value_outside_the_crd_enum(tmp_path) -> None:
+    doc = copy.deepcopy(find(render("default"), "SparkApplication"))
+    doc["spec"]["restartPolicy"]["type"] = "Allways"
+    failures = kubectl_validate([doc], tmp_path)
+    assert "Allways" in failures.get(name_of(doc), ""), failures
