@@ -35,7 +35,7 @@ fetch_jars() {  # fetch_jars NAME: jars of jvm/NAME/pom.xml into .jars/NAME
   else
     say "fetching $name jars from Maven Central (jvm/$name/pom.xml)"
     rm -rf ".jars/$name"
-    mvn -q -B -f "jvm/$name/pom.xml" dependency:copy-dependencies
+    mvn -q -B -Dstyle.color=never -f "jvm/$name/pom.xml" dependency:copy-dependencies
     touch ".jars/$name/.fetched"
   fi
 }

@@ -50,12 +50,14 @@ class Settings:
     checkpoint_dir: str = ""
     metastore_uri: str = ""
     trigger_seconds: float = 2.0
+    max_offsets_per_trigger: int = 200_000
+    spark_master: str = "local[2]"
     api_bind: str = "127.0.0.1:8000"
     workers: int = 2
     threads: int = 8
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
-    metastore_port: int = 1527
+    metastore_port: int = 9083
     spark_ui_port: int = 4040
     log_level: str = "INFO"
 
@@ -67,6 +69,11 @@ class Settings:
     @property
     def checkpoint_uri(self) -> str:
         return self.checkpoint_dir or (self.run_dir / "checkpoints").as_uri()
+
+    @property
+    def metastore_thrift_uri(self) -> str:
+        """The Hive metastore to use: the configured service, else the local one ``up`` starts."""
+        return self.metastore_uri or f"thrift://127.0.0.1:{self.metastore_port}"
 
     @property
     def api_url(self) -> str:
@@ -95,6 +102,8 @@ _ENV = {
     "checkpoint_dir": "STOCKPULSE_CHECKPOINT_DIR",
     "metastore_uri": "STOCKPULSE_METASTORE_URI",
     "trigger_seconds": "STOCKPULSE_TRIGGER_SECONDS",
+    "max_offsets_per_trigger": "STOCKPULSE_MAX_OFFSETS_PER_TRIGGER",
+    "spark_master": "STOCKPULSE_SPARK_MASTER",
     "api_bind": "STOCKPULSE_API_BIND",
     "workers": "STOCKPULSE_WORKERS",
     "threads": "STOCKPULSE_THREADS",
@@ -161,6 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "check_delivery_timeout_ms",
             "workers",
             "threads",
+            "max_offsets_per_trigger",
             "kafka_port",
             "kafka_controller_port",
             "metastore_port",

@@ -97,9 +97,7 @@ def test_every_copied_source_is_in_the_build_context(name: str) -> None:
     patterns = []
     ignore_file = context / ".dockerignore"
     if ignore_file.exists():
-        patterns = [
-            ln.strip() for ln in ignore_file.read_text().splitlines() if ln.strip() and not ln.startswith("#")
-        ]
+        patterns = [ln.strip() for ln in ignore_file.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     for stage in stages:
         for instr, rest in stage.lines:
             if instr != "COPY" or "--from=" in rest:

@@ -119,7 +119,6 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
 
 
-
 def _reap() -> None:
     for pid, proc in list(_CHILDREN.items()):
         if proc.poll() is not None:

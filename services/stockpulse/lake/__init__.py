@@ -1,0 +1,1 @@
+"""The lake: Spark schemas derived from the event contract, the session, tables, transforms, ingest, SQL."""
