@@ -47,6 +47,30 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if all(info["healthy"] for info in report.values()) else 1
 
 
+def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from .lake.ingest import run
+
+    return run(settings, available_now=args.available_now, ui=not args.no_ui)
+
+
+def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from pyspark.errors import PySparkException
+
+    from .lake.session import build_session
+    from .lake.sql import run_sql
+
+    spark = build_session(settings, "stockpulse-sql")
+    try:
+        for query in args.query:
+            run_sql(spark, query, sys.stdout, as_json=args.json)
+    except PySparkException as exc:
+        print(f"stockpulse sql: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockpulse",
@@ -59,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show each part of the local stack and whether it is healthy")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_status)
+    p = sub.add_parser("ingest", help="run the streaming ingest job in the foreground (Kafka -> lake tables)")
+    p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then exit")
+    p.add_argument("--no-ui", action="store_true", help="do not start the Spark UI")
+    p.set_defaults(func=_cmd_ingest)
+    p = sub.add_parser("sql", help='run Spark SQL against the lake, e.g. stockpulse sql "SELECT * FROM stock_call"')
+    p.add_argument("query", nargs="+", help="one or more SQL statements, run in order")
+    p.add_argument("--json", action="store_true", help="print one JSON object per row")
+    p.set_defaults(func=_cmd_sql)
     return parser
 
 

@@ -34,3 +34,4 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     handler.setFormatter(JsonFormatter())
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per Python<->JVM call otherwise

@@ -89,7 +89,7 @@ class ManagedProcess:
             os.kill(pid, sig)
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM, wait, then SIGKILL; True if it was running."""
+        """SIGTERM to the process, wait, then SIGKILL to its whole process group (no orphans); True if it ran."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
@@ -99,24 +99,42 @@ class ManagedProcess:
         while time.monotonic() < deadline and _alive(pid):
             _reap()
             time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                _reap()
-                time.sleep(0.05)
-        _reap()
+        _kill_group(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
 
     def kill(self) -> None:
-        """SIGKILL without a chance to clean up: what a crash looks like."""
+        """SIGKILL to the process group without a chance to clean up: what a crash looks like."""
         pid = self.pid()
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                _reap()
-                time.sleep(0.05)
+            _kill_group(pid)
         self.pid_file.unlink(missing_ok=True)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL every process left in ``pid``'s group (it leads one: ``start_new_session``)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (_alive(pid) or _group_alive(pid)):
+        _reap()
+        time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _reap() -> None:

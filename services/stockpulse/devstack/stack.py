@@ -19,7 +19,10 @@ from typing import Any
 from ..events.admin import ensure_topics
 from ..settings import Settings
 from .api_server import ApiServer
+from .ingest_job import IngestJob
 from .kafka import KafkaBroker
+from .metastore import LocalMetastore
+from .process import port_open
 
 
 def say(message: str) -> None:
@@ -90,10 +93,67 @@ def parts(settings: Settings) -> list[Part]:
         code, body = _http_json(settings.api_url + "/readyz")
         return {"healthy": code == 200, "detail": f"{settings.api_url} readyz={code} {json.dumps(body)}"}
 
+    metastore = LocalMetastore(settings)
+
+    def start_metastore() -> None:
+        started = time.monotonic()
+        metastore.start()
+        say(f"metastore ready on {metastore.uri} in {time.monotonic() - started:.1f}s")
+
+    def metastore_health() -> dict[str, Any]:
+        if not metastore.running():
+            return {"healthy": False, "detail": "not running"}
+        ok = port_open("127.0.0.1", metastore.port)
+        return {"healthy": ok, "detail": f"{metastore.uri} (Derby under {metastore.home})"}
+
+    ingest = IngestJob(settings)
+
+    def start_ingest() -> None:
+        started = time.monotonic()
+        ingest.start()
+        say(f"ingest running (Spark UI http://127.0.0.1:{settings.spark_ui_port}) in {time.monotonic() - started:.1f}s")
+
+    def ingest_health() -> dict[str, Any]:
+        if not ingest.running():
+            return {"healthy": False, "detail": "not running"}
+        return {"healthy": True, **ingest_report(settings, ingest.progress())}
+
     return [
         Part("kafka", start_kafka, kafka.stop, kafka.running, kafka_health),
+        Part("metastore", start_metastore, metastore.stop, metastore.running, metastore_health),
         Part("api", start_api, api.stop, api.running, api_health),
+        Part("ingest", start_ingest, ingest.stop, ingest.running, ingest_health),
     ]
+
+
+def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[str, Any]:
+    """Last batch, rows per second and lag per topic, for ``status``."""
+    from ..events.admin import topic_end_offsets
+    from ..events.topics import LAKE_TOPICS
+    from ..lake.progress import lag
+
+    if progress is None:
+        return {"detail": "starting", "lag": None}
+    try:
+        lags = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS, timeout=3), progress)
+    except Exception as exc:
+        lags = {"error": str(exc)}
+    age = time.time() - progress["updated_at"] if progress.get("updated_at") else None
+    rate = progress.get("processed_rows_per_second")
+    detail = (
+        f"last batch {progress.get('batch_id')} ({progress.get('num_input_rows') or 0} rows"
+        + (f", {rate:.0f} rows/s" if rate else "")
+        + ")"
+        + (f" {age:.0f}s ago" if age is not None else "")
+        + f"; lag {', '.join(f'{t}={n}' for t, n in lags.items())}"
+    )
+    return {
+        "detail": detail,
+        "last_batch": progress.get("batch_id"),
+        "rows_per_second": rate,
+        "lag": lags,
+        "totals": progress.get("totals"),
+    }
 
 
 def up(settings: Settings) -> None:

@@ -1,0 +1,38 @@
+"""The streaming ingest job as a background process of the local stack."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..lake.progress import progress_path, read_progress
+from ..settings import Settings
+from .api_server import settings_env
+from .process import ManagedProcess, wait_until
+
+
+class IngestJob:
+    def __init__(self, settings: Settings, name: str = "ingest") -> None:
+        self.settings = settings
+        self.process = ManagedProcess(name, settings.run_dir)
+        self.progress_file = progress_path(settings.run_dir)
+
+    def start(self, timeout: float = 180.0, ui: bool = True) -> None:
+        """Start the job and wait until its query runs (the first progress is written)."""
+        self.progress_file.unlink(missing_ok=True)
+        env = {**os.environ, **settings_env(self.settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        argv = [sys.executable, "-m", "stockpulse.cli", "ingest"] + ([] if ui else ["--no-ui"])
+        self.process.start(argv, env=env)
+        wait_until(self.progress_file.exists, timeout, "ingest", interval=0.5, alive=self.process.running)
+
+    def progress(self) -> dict | None:
+        return read_progress(self.progress_file)
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        return self.process.stop(timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def running(self) -> bool:
+        return self.process.running()

@@ -1,0 +1,147 @@
+"""The streaming ingest: Kafka topics -> validated, de-duplicated Iceberg tables, exactly once.
+
+One Structured Streaming query subscribes to the event topics; its ``foreachBatch``
+writer (``lake.writer``) merges each micro-batch into ``stock_call``,
+``stock_operation`` and ``quarantine``. The checkpoint records Kafka offsets; the
+idempotent merges make a replayed batch harmless, so every event lands exactly once
+for every reader of the tables.
+
+Run it::
+
+    stockpulse ingest                 # continuous, trigger every STOCKPULSE_TRIGGER_SECONDS
+    stockpulse ingest --available-now # catch up with what is in Kafka, then exit
+    spark-submit spark/ingest.py      # the same, on a cluster
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from ..events.topics import LAKE_TOPICS
+from ..settings import Settings
+from .progress import progress_path, write_progress
+from .session import build_session
+from .tables import ensure_tables
+from .writer import batch_writer
+
+log = logging.getLogger(__name__)
+
+QUERY_NAME = "stockpulse-ingest"
+
+
+def _offsets(progress: dict[str, Any] | None) -> dict[str, dict[str, int]]:
+    if not progress or not progress.get("sources"):
+        return {}
+    end = progress["sources"][0].get("endOffset")
+    if isinstance(end, str):
+        end = json.loads(end)
+    return end or {}
+
+
+def _last_progress(query) -> dict[str, Any] | None:
+    """The last progress as plain JSON data (pyspark returns an object whose offsets are strings)."""
+    progress = query.lastProgress
+    if progress is None:
+        return None
+    return json.loads(progress.json) if hasattr(progress, "json") else dict(progress)
+
+
+def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int:
+    """Run the ingest query until stopped (SIGTERM/SIGINT) or, with ``available_now``, until caught up."""
+    spark = build_session(settings, QUERY_NAME, ui_port=settings.spark_ui_port if ui else None)
+    ensure_tables(spark)
+    path = progress_path(settings.run_dir)
+    state: dict[str, Any] = {"batch_started": None, "batch_finished": None, "rows_written": {}, "totals": {}}
+    lock = threading.Lock()
+
+    def on_start(batch_id: int) -> None:
+        with lock:
+            state["batch_started"] = batch_id
+            state["batch_started_at"] = time.time()
+            _publish()
+
+    def on_done(batch_id: int, written: dict[str, int]) -> None:
+        with lock:
+            state["batch_finished"] = batch_id
+            state["rows_written"] = written
+            for table, count in written.items():
+                state["totals"][table] = state["totals"].get(table, 0) + count
+
+    def _publish(progress: dict[str, Any] | None = None) -> None:
+        snapshot = dict(state)
+        if progress is not None:
+            snapshot.update(
+                batch_id=progress.get("batchId"),
+                timestamp=progress.get("timestamp"),
+                num_input_rows=progress.get("numInputRows"),
+                input_rows_per_second=progress.get("inputRowsPerSecond"),
+                processed_rows_per_second=progress.get("processedRowsPerSecond"),
+                end_offsets=_offsets(progress),
+            )
+        elif path.exists():
+            from .progress import read_progress
+
+            previous = read_progress(path) or {}
+            for key in (
+                "batch_id",
+                "timestamp",
+                "num_input_rows",
+                "input_rows_per_second",
+                "processed_rows_per_second",
+                "end_offsets",
+            ):
+                snapshot.setdefault(key, previous.get(key))
+        snapshot["updated_at"] = time.time()
+        write_progress(path, snapshot)
+
+    raw = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", ",".join(LAKE_TOPICS))
+        .option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
+        .option("failOnDataLoss", "true")
+        .load()
+    )
+    writer = raw.writeStream.queryName(QUERY_NAME).foreachBatch(batch_writer(settings.tickers, on_start, on_done))
+    writer = writer.option("checkpointLocation", f"{settings.checkpoint_uri.rstrip('/')}/ingest")
+    writer = (
+        writer.trigger(availableNow=True)
+        if available_now
+        else writer.trigger(processingTime=f"{settings.trigger_seconds} seconds")
+    )
+    query = writer.start()
+    with lock:
+        _publish()
+    log.info("ingest started", extra={"topics": list(LAKE_TOPICS), "available_now": available_now})
+
+    stop = threading.Event()
+
+    def _request_stop(signum, _frame) -> None:
+        log.info("ingest stopping", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    last_batch = None
+    try:
+        while query.isActive and not stop.is_set():
+            progress = _last_progress(query)
+            if progress is not None and progress.get("batchId") != last_batch:
+                last_batch = progress.get("batchId")
+                with lock:
+                    _publish(progress)
+            stop.wait(0.5)
+        if stop.is_set() and query.isActive:
+            query.stop()
+        query.awaitTermination()
+        with lock:
+            _publish(_last_progress(query))
+    finally:
+        spark.stop()
+    return 0
