@@ -136,9 +136,7 @@ def test_port_forwards_reach_the_api_and_locust_ui() -> None:
     rel = release(doc)
     forwards = {(f["resourceName"], f["port"], f["localPort"]) for f in doc["portForward"]}
     docs = render("all-on")
-    services = {
-        d["metadata"]["name"]: {p["port"] for p in d["spec"]["ports"]} for d in docs if d["kind"] == "Service"
-    }
+    services = {d["metadata"]["name"]: {p["port"] for p in d["spec"]["ports"]} for d in docs if d["kind"] == "Service"}
     assert rel["name"] == "stockpulse"  # render() uses the same release name
     for name, port, local in forwards:
         assert name in services and port in services[name], f"no Service {name}:{port}"

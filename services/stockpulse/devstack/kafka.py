@@ -95,12 +95,14 @@ class KafkaBroker:
         if self.formatted():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)),
-            check=True,
+        # "=": a random id may start with "-", which would otherwise read as an option
+        result = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self.config_file)),
             capture_output=True,
             text=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"formatting Kafka storage failed: {(result.stderr or result.stdout).strip()[-2000:]}")
 
     def start(self, timeout: float = 90.0) -> None:
         self.format()

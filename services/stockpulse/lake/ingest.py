@@ -24,6 +24,7 @@ from typing import Any
 
 from ..events.topics import LAKE_TOPICS
 from ..settings import Settings
+from .checkpoint import drop_uncommitted_batch
 from .progress import progress_path, write_progress
 from .session import build_session
 from .tables import ensure_tables
@@ -109,7 +110,9 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
         .load()
     )
     writer = raw.writeStream.queryName(QUERY_NAME).foreachBatch(batch_writer(settings.tickers, on_start, on_done))
-    writer = writer.option("checkpointLocation", f"{settings.checkpoint_uri.rstrip('/')}/ingest")
+    checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/ingest"
+    drop_uncommitted_batch(spark, checkpoint)
+    writer = writer.option("checkpointLocation", checkpoint)
     writer = (
         writer.trigger(availableNow=True)
         if available_now
