@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .logconfig import configure_logging
 from .settings import Settings, SettingsError, load_settings
@@ -71,6 +72,13 @@ def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from .bench import run
+
+    out = args.out or settings.run_dir / "bench.json"
+    return run(settings, out=out, quick=args.quick, skip_lake=args.skip_lake)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockpulse",
@@ -91,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="one or more SQL statements, run in order")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")
     p.set_defaults(func=_cmd_sql)
+    p = sub.add_parser(
+        "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
+    )
+    p.add_argument("--out", type=Path, default=None, help="where to write the figures (default .run/bench.json)")
+    p.add_argument("--quick", action="store_true", help="short runs, to check the benchmark itself works")
+    p.add_argument("--skip-lake", action="store_true", help="only the API figures (no Spark)")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
