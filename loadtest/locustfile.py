@@ -1,0 +1,297 @@
+"""Locust customers for the stockpulse API: a black-box client (it imports nothing from ``stockpulse``).
+
+Run it against the local stack (``make up``)::
+
+    locust -f loadtest/locustfile.py --headless -u 50 -r 25 -t 30s --host http://127.0.0.1:8000
+    locust -f loadtest/locustfile.py --web-host 127.0.0.1          # web UI on http://127.0.0.1:8089
+    STOCKPULSE_LOAD_SHAPE=seed locust -f loadtest/locustfile.py --headless  # the seed's auto_generate_ab.sh
+
+Locust's own settings come from its options or their ``LOCUST_*`` variables (``LOCUST_HOST``,
+``LOCUST_USERS``, ``LOCUST_SPAWN_RATE``, ``LOCUST_RUN_TIME``, ``LOCUST_HEADLESS``, ``LOCUST_WEB_HOST``,
+``LOCUST_CSV``...). The customers' behaviour comes from these (defaults in brackets):
+
+``STOCKPULSE_TICKERS``       comma list, most popular first [MSFT,AAPL,AMZN,GOOG,BABA,FB,INTC,NVDA,CRM,PYPL,TSLA,AMD]
+``STOCKPULSE_ZIPF_S``        popularity skew: ticker of rank k is picked with weight 1/k**s; 0 = uniform [1.1]
+``STOCKPULSE_MIX``           task weights ``check:80,buy:10,sell:8,burst:2``; a burst is 3-8 quick checks of one
+                             ticker followed by a buy [check:80,buy:10,sell:8,burst:2]
+``STOCKPULSE_WAIT``          think time between tasks in seconds, ``min,max`` [0.2,1.0]
+``STOCKPULSE_SESSION_TASKS`` a customer starts a new session (``X-Session-Id``) after ``min,max`` tasks [10,40]
+``STOCKPULSE_LOAD_SHAPE``    ``seed`` replaces the customers by the seed's script (below); empty = Locust's -u/-r []
+``STOCKPULSE_SEED_USERS``    seed shape: how many copies of the script run side by side [1]
+``STOCKPULSE_SEED_DURATION`` seed shape: seconds before it stops, 0 = until Locust's --run-time [0]
+
+Every request is judged here, not by Locust's default: a check fails unless answered 200, an order
+unless answered 201 with an ``order_id`` (the API answers 201 only once Kafka acknowledged the event).
+URLs that carry a ticker are grouped (``/stocks/[ticker]``) so the statistics stay readable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json as jsonlib
+import os
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from locust import FastHttpUser, LoadTestShape, between, task
+
+SEED_TICKERS = ("MSFT", "AAPL", "AMZN", "GOOG", "BABA", "FB", "INTC", "NVDA", "CRM", "PYPL", "TSLA", "AMD")
+DEFAULT_MIX = {"check": 80, "buy": 10, "sell": 8, "burst": 2}
+SHAPES = ("", "seed")
+
+# Request names in Locust's statistics.
+CHECK = "/stocks/[ticker]"
+BUY = "/stocks/[ticker]/orders buy"
+SELL = "/stocks/[ticker]/orders sell"
+SEED_CHECK = "/[ticker]"
+SEED_ORDER = "/[ticker]/{action}/[quantity]"
+
+
+class ConfigError(ValueError):
+    """A ``STOCKPULSE_*`` load-test variable is malformed."""
+
+
+@dataclass(frozen=True)
+class Config:
+    tickers: tuple[str, ...] = SEED_TICKERS
+    zipf_s: float = 1.1
+    mix: tuple[tuple[str, int], ...] = tuple(DEFAULT_MIX.items())
+    wait: tuple[float, float] = (0.2, 1.0)
+    session_tasks: tuple[int, int] = (10, 40)
+    shape: str = ""
+    seed_users: int = 1
+    seed_duration: float = 0.0
+
+    @property
+    def weights(self) -> dict[str, int]:
+        return dict(self.mix)
+
+
+def _pair(name: str, raw: str, kind: type) -> tuple:
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        low, high = (kind(p) for p in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        low = high = None
+    if low is None or high is None or low < 0 or high < low:
+        raise ConfigError(f"{name} must be 'min,max' with 0 <= min <= max, got {raw!r}")
+    return low, high
+
+
+def parse_tickers(raw: str) -> tuple[str, ...]:
+    tickers = tuple(dict.fromkeys(t.strip().upper() for t in raw.split(",") if t.strip()))
+    if not tickers or not all(t.replace(".", "").replace("-", "").isalnum() for t in tickers):
+        raise ConfigError(f"STOCKPULSE_TICKERS must be a comma list of tickers, got {raw!r}")
+    return tickers
+
+
+def parse_mix(raw: str) -> tuple[tuple[str, int], ...]:
+    """``check:80,buy:10`` -> weights; tasks left out weigh 0; at least one weight must be positive."""
+    weights = dict.fromkeys(DEFAULT_MIX, 0)
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        name, _, value = item.partition(":")
+        name = name.strip().lower()
+        if name not in weights or not value.strip().isdigit():
+            raise ConfigError(f"STOCKPULSE_MIX must be like 'check:80,buy:10,sell:8,burst:2', got {raw!r}")
+        weights[name] = int(value)
+    if not any(weights.values()):
+        raise ConfigError(f"STOCKPULSE_MIX gives every task weight 0: {raw!r}")
+    return tuple(weights.items())
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    values: dict[str, object] = {}
+    if raw := get("STOCKPULSE_TICKERS"):
+        values["tickers"] = parse_tickers(raw)
+    if raw := get("STOCKPULSE_ZIPF_S"):
+        try:
+            values["zipf_s"] = float(raw)
+        except ValueError:
+            raise ConfigError(f"STOCKPULSE_ZIPF_S must be a number >= 0, got {raw!r}") from None
+        if not 0 <= values["zipf_s"] <= 10:  # type: ignore[operator]
+            raise ConfigError(f"STOCKPULSE_ZIPF_S must be from 0 to 10, got {raw!r}")
+    if raw := get("STOCKPULSE_MIX"):
+        values["mix"] = parse_mix(raw)
+    if raw := get("STOCKPULSE_WAIT"):
+        values["wait"] = _pair("STOCKPULSE_WAIT", raw, float)
+    if raw := get("STOCKPULSE_SESSION_TASKS"):
+        low, high = _pair("STOCKPULSE_SESSION_TASKS", raw, int)
+        if low < 1:
+            raise ConfigError(f"STOCKPULSE_SESSION_TASKS must start at 1 or more, got {raw!r}")
+        values["session_tasks"] = (low, high)
+    if raw := get("STOCKPULSE_LOAD_SHAPE"):
+        if raw.lower() not in SHAPES:
+            raise ConfigError(f"STOCKPULSE_LOAD_SHAPE must be empty or 'seed', got {raw!r}")
+        values["shape"] = raw.lower()
+    if raw := get("STOCKPULSE_SEED_USERS"):
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"STOCKPULSE_SEED_USERS must be a positive integer, got {raw!r}")
+        values["seed_users"] = int(raw)
+    if raw := get("STOCKPULSE_SEED_DURATION"):
+        try:
+            values["seed_duration"] = float(raw)
+        except ValueError:
+            values["seed_duration"] = -1.0
+        if values["seed_duration"] < 0:  # type: ignore[operator]
+            raise ConfigError(f"STOCKPULSE_SEED_DURATION must be seconds >= 0, got {raw!r}")
+    return Config(**values)  # type: ignore[arg-type]
+
+
+def zipf_weights(count: int, s: float) -> list[float]:
+    """Probability of each rank 1..count under a Zipf law with exponent ``s`` (0 is uniform); sums to 1."""
+    if count < 1:
+        raise ValueError("need at least one item")
+    raw = [1.0 / rank**s for rank in range(1, count + 1)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+class TickerPicker:
+    """Tickers by popularity: the first of the list is the most asked for."""
+
+    def __init__(self, tickers: Sequence[str], s: float, rng: random.Random | None = None) -> None:
+        self.tickers = list(tickers)
+        self.cum_weights = list(itertools.accumulate(zipf_weights(len(self.tickers), s)))
+        self.rng = rng or random.Random()
+
+    def pick(self) -> str:
+        return self.rng.choices(self.tickers, cum_weights=self.cum_weights)[0]
+
+
+@dataclass(frozen=True)
+class SeedBurst:
+    """One run of the seed's ``auto_generate_ab.sh``: ``ab -n <requests>`` on one random ticker."""
+
+    ticker: str
+    action: str  # check (the script's live line), buy or sell (its commented-out lines)
+    requests: int  # shuf -i 1-10
+    quantity: int  # shuf -i 1-50
+
+
+def plan_seed_burst(rng: random.Random, tickers: Sequence[str], mix: Mapping[str, int]) -> SeedBurst:
+    actions = [a for a in ("check", "buy", "sell") if mix.get(a, 0) > 0] or ["check"]
+    action = rng.choices(actions, weights=[mix.get(a, 1) for a in actions])[0]
+    return SeedBurst(rng.choice(list(tickers)), action, rng.randint(1, 10), rng.randint(1, 50))
+
+
+CONFIG = load_config()
+_user_numbers = itertools.count(1)
+
+
+class _Customer(FastHttpUser):
+    """What every customer shares: an identity, sessions, and strict checks of the answers."""
+
+    abstract = True
+    host = "http://127.0.0.1:8000"
+    wait_time = between(*CONFIG.wait)
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.user_id = f"locust-{os.getpid()}-{next(_user_numbers)}"
+        self.picker = TickerPicker(CONFIG.tickers, CONFIG.zipf_s, self.rng)
+        self.new_session()
+
+    def new_session(self) -> None:
+        self.session_id = uuid.uuid4().hex
+        self.tasks_left = self.rng.randint(*CONFIG.session_tasks)
+
+    def headers(self) -> dict[str, str]:
+        self.tasks_left -= 1
+        if self.tasks_left < 0:
+            self.new_session()
+        return {"X-User-Id": self.user_id, "X-Session-Id": self.session_id}
+
+    def check(self, path: str, name: str) -> None:
+        with self.client.get(path, headers=self.headers(), name=name, catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"check answered {resp.status_code}, expected 200")
+
+    def order(self, path: str, name: str, json: dict | None = None) -> None:
+        with self.client.post(path, json=json, headers=self.headers(), name=name, catch_response=True) as resp:
+            if resp.status_code != 201:
+                resp.failure(f"order answered {resp.status_code}, expected 201")
+            elif json is not None and not _has_order_id(resp.text):
+                resp.failure("order answered 201 without an order_id")
+
+
+def _has_order_id(body: str | None) -> bool:
+    try:
+        answer = jsonlib.loads(body or "")
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and bool(answer.get("order_id"))
+
+
+def _weight(name: str) -> int:
+    return CONFIG.weights.get(name, 0)
+
+
+class Customer(_Customer):
+    """A trader on the JSON API: mostly checks quotes, sometimes buys or sells, now and then a burst."""
+
+    abstract = CONFIG.shape == "seed"
+
+    def _order(self, ticker: str, side: str) -> None:
+        body = {"side": side, "quantity": self.rng.randint(1, 50)}
+        self.order(f"/stocks/{ticker}/orders", BUY if side == "buy" else SELL, body)
+
+    @task(_weight("check"))
+    def check_quote(self) -> None:
+        self.check(f"/stocks/{self.picker.pick()}", CHECK)
+
+    @task(_weight("buy"))
+    def buy(self) -> None:
+        self._order(self.picker.pick(), "buy")
+
+    @task(_weight("sell"))
+    def sell(self) -> None:
+        self._order(self.picker.pick(), "sell")
+
+    @task(_weight("burst"))
+    def burst(self) -> None:
+        """News on one ticker: a few checks in a row, no think time, then a buy."""
+        ticker = self.picker.pick()
+        for _ in range(self.rng.randint(3, 8)):
+            self.check(f"/stocks/{ticker}", CHECK)
+        self._order(ticker, "buy")
+
+
+class SeedCustomer(_Customer):
+    """The seed's ``auto_generate_ab.sh`` in a loop, on the seed's routes (``GET /<T>``, ``POST /<T>/buy/<q>``)."""
+
+    abstract = CONFIG.shape != "seed"
+    wait_time = between(0.5, 1.5)  # the pause of the shell loop around the script
+
+    @task
+    def run_script(self) -> None:
+        burst = plan_seed_burst(self.rng, CONFIG.tickers, CONFIG.weights)
+        for _ in range(burst.requests):
+            if burst.action == "check":
+                self.check(f"/{burst.ticker}", SEED_CHECK)
+            else:
+                name = SEED_ORDER.format(action=burst.action)
+                self.order(f"/{burst.ticker}/{burst.action}/{burst.quantity}", name)
+
+
+class SeedShape(LoadTestShape):
+    """``STOCKPULSE_LOAD_SHAPE=seed``: ``seed_users`` copies of the script, for ``seed_duration`` seconds (0 = ever)."""
+
+    abstract = CONFIG.shape != "seed"
+    users = CONFIG.seed_users
+    duration = CONFIG.seed_duration
+
+    def tick_at(self, run_time: float) -> tuple[int, float, list] | None:
+        if self.duration and run_time >= self.duration:
+            return None
+        return self.users, float(self.users), [SeedCustomer]
+
+    def tick(self) -> tuple[int, float, list] | None:
+        return self.tick_at(self.get_run_time())
