@@ -43,6 +43,17 @@ for name in kafka spark derby; do
   [ -f "jvm/$name/pom.xml" ] && fetch_jars "$name"
 done
 
+# Debian's Chromium renders the HTML report in a test (headless screenshot).
+if command -v chromium >/dev/null 2>&1; then
+  say "chromium present"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing Debian's chromium (apt-get)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+else
+  say "WARNING: chromium missing and not root; install Debian's chromium for the HTML report test"
+fi
+
 if [ -f scripts/setup-k8s-tools.sh ]; then
   bash scripts/setup-k8s-tools.sh
 fi

@@ -72,6 +72,27 @@ def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from .lake.report import report_from_lake
+    from .lake.report_render import print_report, render_html
+    from .lake.session import build_session
+
+    spark = build_session(settings, "stockpulse-report")
+    try:
+        report = report_from_lake(spark)
+    finally:
+        spark.stop()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print_report(report, sys.stdout)
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(report), encoding="utf-8")
+        print(f"HTML report: {args.html.resolve()}", file=sys.stderr)
+    return 0
+
+
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from .bench import run
 
@@ -99,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="one or more SQL statements, run in order")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")
     p.set_defaults(func=_cmd_sql)
+    p = sub.add_parser("report", help="the advisory report over the lake (terminal tables, --json, --html PATH)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--html", type=Path, default=None, metavar="PATH", help="also write a self-contained HTML page")
+    p.set_defaults(func=_cmd_report)
     p = sub.add_parser(
         "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
     )

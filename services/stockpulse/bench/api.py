@@ -1,0 +1,147 @@
+"""API throughput and latency at fixed concurrency: the ceiling, check-only, order-only and mixed loads."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..devstack.api_server import settings_env
+from ..devstack.paths import venv_bin
+from ..devstack.process import ManagedProcess, port_open, wait_until
+from ..settings import Settings
+from .wrk import WrkResult, run_wrk
+
+#: The loads in the order they run; the ceiling first, on its own server.
+SCENARIOS = ("ceiling", "check", "order", "mixed")
+CONNECTIONS = 50
+
+
+class CeilingServer:
+    """``bench.ceiling:app`` under the API's gunicorn config: same workers, threads, worker class, keep-alive."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.process = ManagedProcess("ceiling", settings.run_dir)
+        host, port = settings.api_bind.rsplit(":", 1)
+        self.host, self.port = host, int(port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {
+            **os.environ,
+            **settings_env(self.settings),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.settings.run_dir / "prometheus" / "ceiling"),
+        }
+        argv = [venv_bin("gunicorn"), "-c", "python:stockpulse.api.gunicorn_config", "stockpulse.bench.ceiling:app"]
+        self.process.start(argv, env=env, cwd=Path.cwd())
+        wait_until(lambda: port_open(self.host, self.port), timeout, "ceiling", alive=self.process.running)
+
+    def stop(self) -> bool:
+        return self.process.stop(30)
+
+
+def group_cpu_seconds(pgid: int | None) -> float:
+    """CPU time (user + system) of every live process in the process group ``pgid`` (gunicorn and its workers)."""
+    if pgid is None:
+        return 0.0
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def metric_sum(base_url: str, prefix: str) -> float:
+    """Sum of the Prometheus samples whose line starts with ``prefix``."""
+    with urllib.request.urlopen(base_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+ORDERS_ACKED = 'stockpulse_events_produced_total{topic="stock_operation"}'
+EVENTS_FAILED = "stockpulse_events_failed_total"
+
+
+def _counters(api_url: str | None) -> tuple[float, float]:
+    if api_url is None:
+        return 0.0, 0.0
+    return metric_sum(api_url, ORDERS_ACKED), metric_sum(api_url, EVENTS_FAILED)
+
+
+def measure(
+    wrk: str,
+    url: str,
+    mix: str,
+    tickers: tuple[str, ...],
+    seconds: float,
+    warmup: float,
+    pgid: int | None,
+    api_url: str | None,
+) -> dict[str, Any]:
+    """A warm-up run (discarded), then the measured run with server CPU and Kafka acknowledgements around it."""
+    fixed = "/" if mix == "ceiling" else None
+    if warmup > 0:
+        run_wrk(wrk, url, mix, tickers, warmup, CONNECTIONS, fixed_path=fixed)
+        time.sleep(1.0)
+    acked0, failed0 = _counters(api_url)
+    cpu0 = group_cpu_seconds(pgid)
+    load0 = os.getloadavg()[0]
+    result: WrkResult = run_wrk(wrk, url, mix, tickers, seconds, CONNECTIONS, fixed_path=fixed)
+    cpu = group_cpu_seconds(pgid) - cpu0
+    time.sleep(1.0)  # orders still in flight when wrk stopped are answered (and acked) by now
+    acked1, failed1 = _counters(api_url)
+    figures = result.as_dict()
+    figures.update(
+        connections=CONNECTIONS,
+        server_cpu_s=round(cpu, 2),
+        server_cores_busy=round(cpu / result.duration_s, 2) if result.duration_s else None,
+        wrk_cores_busy=round(result.cpu_s / result.duration_s, 2) if result.duration_s else None,
+        loadavg_1m_before=round(load0, 2),
+    )
+    if api_url is not None:
+        sent_orders = result.sent["orders"]
+        acked = int(acked1 - acked0)
+        failed = int(failed1 - failed0)
+        figures.update(orders_acked_by_kafka=acked, events_failed=failed)
+        if sent_orders:
+            # wrk counts what it sent; up to one request per connection was cut off when it stopped
+            figures["every_order_acked"] = (
+                result.failed == 0 and failed == 0 and sent_orders - CONNECTIONS <= acked <= sent_orders
+            )
+    return figures
+
+
+def measure_all(
+    wrk: str,
+    settings: Settings,
+    ceiling: CeilingServer,
+    api_pgid: int | None,
+    seconds: float,
+    warmup: float,
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for scenario in SCENARIOS:
+        if scenario == "ceiling":
+            results[scenario] = measure(
+                wrk, ceiling.url, scenario, settings.tickers, seconds, warmup, ceiling.process.pid(), None
+            )
+        else:
+            results[scenario] = measure(
+                wrk, settings.api_url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api_url
+            )
+    ceiling_rps = results["ceiling"]["rps"]
+    results["mixed_share_of_ceiling"] = round(results["mixed"]["rps"] / ceiling_rps, 3) if ceiling_rps else None
+    return results

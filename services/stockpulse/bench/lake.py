@@ -1,0 +1,252 @@
+"""The lake figures: ingest throughput from a pre-filled topic, and end-to-end freshness.
+
+* Ingest: events go straight to Kafka (confluent_kafka, no API), then ``stockpulse ingest
+  --available-now`` runs with a fresh checkpoint. The clock starts when the first micro-batch
+  starts (the job's progress file), after the JVM and the SparkSession are up, and stops at the
+  last Iceberg commit (snapshot ``timestamp_ms``).
+* Freshness: orders go through the API at a modest rate while the continuous ingest runs; for
+  each one the bench keeps the wall-clock time of its 201 and its ``order_id``. Iceberg metadata
+  then says when each row became visible: every data file added by a snapshot is read for its
+  ``order_id`` column, and the snapshot's commit ``timestamp_ms`` is when its rows appeared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..devstack.api_server import settings_env
+from ..devstack.ingest_job import IngestJob
+from ..events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
+from ..events.admin import topic_end_offsets
+from ..events.topics import LAKE_TOPICS
+from ..lake.progress import lag, progress_path, read_progress
+from ..settings import Settings
+from .stats import percentiles
+
+
+def produce_events(settings: Settings, count: int, order_share: float = 0.2, seed: int = 1) -> float:
+    """``count`` valid contract events straight to Kafka; returns the seconds it took."""
+    from confluent_kafka import Producer
+
+    rng = random.Random(seed)
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
+    failures: list[Any] = []
+
+    def on_delivery(err, _msg) -> None:
+        if err is not None:
+            failures.append(err)
+
+    started = time.monotonic()
+    tickers = settings.tickers
+    for i in range(count):
+        ticker = tickers[rng.randrange(len(tickers))]
+        context = {"user_id": f"bench-{i % 500}", "session_id": f"s{i % 2000}", "headers": {"Accept": "*/*"}}
+        if rng.random() < order_share:
+            side = "buy" if rng.random() < 0.5 else "sell"
+            event = stock_operation_event(ticker, side, rng.randint(1, 50), round(rng.uniform(10, 500), 2), context)
+            topic = STOCK_OPERATION
+        else:
+            quote = {"price": round(rng.uniform(10, 500), 2), "currency": "USD", "source": "simulated"}
+            event = stock_call_event(ticker, quote, context)
+            topic = STOCK_CALL
+        value = json.dumps(event, separators=(",", ":")).encode()
+        while True:
+            try:
+                producer.produce(topic, key=ticker, value=value, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    if producer.flush(120) != 0 or failures:
+        raise RuntimeError(f"producing the bench events failed: {failures[:3]}")
+    return time.monotonic() - started
+
+
+def total_offsets(settings: Settings) -> int:
+    ends = topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS)
+    return sum(sum(parts.values()) for parts in ends.values())
+
+
+def _catalog(settings: Settings):
+    from pyiceberg.catalog.hive import HiveCatalog
+
+    return HiveCatalog("bench", uri=settings.metastore_thrift_uri)
+
+
+def last_commit_ms(settings: Settings, tables: tuple[str, ...] = LAKE_TOPICS) -> float | None:
+    catalog = _catalog(settings)
+    stamps = []
+    for name in tables:
+        snapshot = catalog.load_table(f"default.{name}").current_snapshot()
+        if snapshot is not None:
+            stamps.append(snapshot.timestamp_ms)
+    return max(stamps) if stamps else None
+
+
+def measure_ingest(settings: Settings, events: int, timeout: float = 1200.0) -> dict[str, Any]:
+    """Produce ``events`` and time ``stockpulse ingest --available-now`` catching up with them."""
+    produce_s = produce_events(settings, events)
+    in_kafka = total_offsets(settings)
+    progress_file = progress_path(settings.run_dir)
+    progress_file.unlink(missing_ok=True)
+    env = {**os.environ, **settings_env(settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    log = settings.run_dir / "logs" / "ingest-available-now.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "stockpulse.cli", "ingest", "--available-now", "--no-ui"]
+    launched = time.time()
+    first: tuple[int, float] | None = None
+    batches: set[int] = set()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"ingest --available-now not done after {timeout:.0f}s; see {log}")
+                progress = read_progress(progress_file) or {}
+                if progress.get("batch_started") is not None:
+                    batches.add(progress["batch_started"])
+                    if first is None or progress["batch_started"] < first[0]:
+                        first = (progress["batch_started"], progress["batch_started_at"])
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+    exited = time.time()
+    if proc.returncode != 0:
+        raise RuntimeError(f"ingest --available-now exited {proc.returncode}; see {log}")
+    progress = read_progress(progress_file) or {}
+    commit_ms = last_commit_ms(settings)
+    if first is None or commit_ms is None:
+        raise RuntimeError(f"ingest wrote no batch; see {log}")
+    processing_s = commit_ms / 1000.0 - first[1]
+    totals = progress.get("totals") or {}
+    rows = sum(totals.values())
+    return {
+        "events_produced": events,
+        "events_in_kafka": in_kafka,
+        "rows_written": totals,
+        "produce_seconds": round(produce_s, 2),
+        "batches": len(batches),
+        "first_batch_seen": first[0],
+        "seconds_first_batch_to_last_commit": round(processing_s, 2),
+        "events_per_second": round(in_kafka / processing_s, 1) if processing_s > 0 else None,
+        "seconds_with_jvm_start": round(exited - launched, 2),
+        "events_per_second_with_jvm_start": round(in_kafka / (exited - launched), 1),
+        "caught_up": rows == in_kafka and not any(lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress).values()),
+        "spark_processed_rows_per_second_last_batch": progress.get("processed_rows_per_second"),
+    }
+
+
+def wait_caught_up(settings: Settings, job: IngestJob, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not job.running():
+            raise RuntimeError(f"ingest died; see {job.process.log_file}")
+        progress = job.progress()
+        if progress and progress.get("batch_finished") is not None and progress.get("batch_id") is not None:
+            behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
+            if progress["batch_started"] == progress["batch_finished"] and sum(behind.values()) == 0:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"ingest did not catch up in {timeout:.0f}s: {job.progress()}")
+
+
+def send_orders(api_url: str, tickers: tuple[str, ...], count: int, rate: float) -> list[tuple[str, float]]:
+    """``count`` orders at ``rate`` per second; (order_id, wall time of the 201) for each."""
+    import requests
+
+    sent: list[tuple[str, float]] = []
+    rng = random.Random(5)
+    interval = 1.0 / rate
+    start = time.monotonic()
+    with requests.Session() as session:
+        for i in range(count):
+            delay = start + i * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            body = {"side": rng.choice(["buy", "sell"]), "quantity": rng.randint(1, 50)}
+            resp = session.post(
+                f"{api_url}/stocks/{rng.choice(tickers)}/orders", json=body, headers={"X-User-Id": "bench"}, timeout=30
+            )
+            answered = time.time()
+            if resp.status_code != 201:
+                raise RuntimeError(f"order answered {resp.status_code}: {resp.text[:200]}")
+            sent.append((resp.json()["order_id"], answered))
+    return sent
+
+
+def _local_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("file", "") else uri
+
+
+def visible_at(settings: Settings, since_ms: float) -> dict[str, float]:
+    """order_id -> commit time (ms) of the first snapshot, committed after ``since_ms``, that added its row."""
+    import pyarrow.parquet as pq
+
+    table = _catalog(settings).load_table(f"default.{STOCK_OPERATION}")
+    seen: dict[str, float] = {}
+    read: set[str] = set()
+    for snapshot in sorted(table.snapshots(), key=lambda s: s.timestamp_ms):
+        if snapshot.timestamp_ms < since_ms:
+            continue
+        entries = table.inspect.entries(snapshot_id=snapshot.snapshot_id).to_pylist()
+        for entry in entries:
+            data_file = entry["data_file"]
+            if entry["status"] != 1 or entry["snapshot_id"] != snapshot.snapshot_id or data_file["content"] != 0:
+                continue
+            path = data_file["file_path"]
+            if path in read:
+                continue
+            read.add(path)
+            for order_id in pq.read_table(_local_path(path), columns=["order_id"]).column("order_id").to_pylist():
+                seen.setdefault(order_id, float(snapshot.timestamp_ms))
+    return seen
+
+
+def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: float) -> dict[str, Any]:
+    """Orders through the API while the ingest runs; API 201 -> row visible in ``stock_operation``."""
+    wait_caught_up(settings, job, timeout=600)
+    since_ms = time.time() * 1000.0
+    sent = send_orders(settings.api_url, settings.tickers, count, rate)
+    wait_caught_up(settings, job, timeout=300)
+    seen = visible_at(settings, since_ms)
+    delays = [seen[order_id] / 1000.0 - answered for order_id, answered in sent if order_id in seen]
+    missing = sum(1 for order_id, _ in sent if order_id not in seen)
+    figures = percentiles(delays, (50, 95, 99))
+    progress = job.progress() or {}
+    return {
+        "orders": count,
+        "rate_per_second": rate,
+        "visible": len(delays),
+        "missing": missing,
+        "seconds": {k: round(v, 3) for k, v in figures.items()},
+        "min_s": round(min(delays), 3) if delays else None,
+        "max_s": round(max(delays), 3) if delays else None,
+        "trigger_seconds": settings.trigger_seconds,
+        "last_batch_rows_per_second": progress.get("processed_rows_per_second"),
+    }
+
+
+def start_ingest(settings: Settings) -> IngestJob:
+    job = IngestJob(settings)
+    job.start(ui=False)
+    return job
