@@ -35,7 +35,11 @@ fetch_jars() {  # fetch_jars NAME: jars of jvm/NAME/pom.xml into .jars/NAME
   else
     say "fetching $name jars from Maven Central (jvm/$name/pom.xml)"
     rm -rf ".jars/$name"
-    mvn -q -B -Dstyle.color=never -f "jvm/$name/pom.xml" dependency:copy-dependencies
+    mkdir -p .jars
+    if ! mvn -q -B -Dstyle.color=never -f "jvm/$name/pom.xml" dependency:copy-dependencies > ".jars/$name.log" 2>&1; then
+      cat ".jars/$name.log" >&2
+      exit 1
+    fi
     touch ".jars/$name/.fetched"
   fi
 }

@@ -93,6 +93,12 @@ def _cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from .demo.run import demo
+
+    return demo(settings, sessions=args.sessions, timeout=args.timeout)
+
+
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from .bench import run
 
@@ -124,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--html", type=Path, default=None, metavar="PATH", help="also write a self-contained HTML page")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("demo", help="start the stack, drive load, wait for the lake, print the report, stop")
+    p.add_argument("--sessions", type=int, default=150, help="customer sessions to simulate (default 150)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the lake to catch up")
+    p.set_defaults(func=_cmd_demo)
     p = sub.add_parser(
         "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
     )

@@ -150,7 +150,8 @@ def measure_ingest(settings: Settings, events: int, timeout: float = 1200.0) -> 
         "events_per_second": round(in_kafka / processing_s, 1) if processing_s > 0 else None,
         "seconds_with_jvm_start": round(exited - launched, 2),
         "events_per_second_with_jvm_start": round(in_kafka / (exited - launched), 1),
-        "caught_up": rows == in_kafka and not any(lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress).values()),
+        "caught_up": rows == in_kafka
+        and not any(lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress).values()),
         "spark_processed_rows_per_second_last_batch": progress.get("processed_rows_per_second"),
     }
 

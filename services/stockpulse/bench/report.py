@@ -1,0 +1,142 @@
+"""The bench's output: the JSON figures, the targets they meet or miss, and the dated row in docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..devstack.paths import KAFKA_JARS
+from ..settings import PROJECT_ROOT
+
+DOC = PROJECT_ROOT / "docs" / "performance.md"
+#: ``stockpulse bench`` adds its row just above this line of docs/performance.md.
+ROWS_MARKER = "<!-- bench rows: `stockpulse bench` adds one row above this line -->"
+
+TARGETS = {
+    "mixed_share_of_ceiling": ("mixed load >= 70% of the ceiling, every order acked", 0.70),
+    "mixed_p99_ms": ("mixed p99 <= 50 ms at 50 connections", 50.0),
+    "freshness_p95_s": ("freshness p95 <= 5 s", 5.0),
+    "ingest_events_per_second": ("ingest >= 20,000 events/s on local[2]", 20_000.0),
+}
+
+
+def tool_versions(wrk_version: str) -> dict[str, str]:
+    versions = {"wrk": wrk_version, "python": platform.python_version()}
+    for dist in ("gunicorn", "flask", "confluent-kafka", "pyspark", "pyiceberg", "pyarrow", "requests"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    try:
+        import confluent_kafka
+
+        versions["librdkafka"] = confluent_kafka.libversion()[0]
+    except ImportError:
+        pass
+    clients = sorted(Path(KAFKA_JARS).glob("kafka-clients-*.jar"))
+    versions["kafka"] = clients[0].stem.removeprefix("kafka-clients-") if clients else "unknown"
+    try:
+        java = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+        versions["java"] = (java.stderr or java.stdout).splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        versions["java"] = "unknown"
+    return versions
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    info: dict[str, Any] = {"cores": os.cpu_count(), "platform": platform.platform()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        pass
+    return info
+
+
+def evaluate(figures: dict[str, Any]) -> dict[str, Any]:
+    """Each target with the measured value and whether it is met (None: not measured in this run)."""
+    api = figures.get("api") or {}
+    mixed = api.get("mixed") or {}
+    measured = {
+        "mixed_share_of_ceiling": api.get("mixed_share_of_ceiling"),
+        "mixed_p99_ms": (mixed.get("latency_ms") or {}).get("p99"),
+        "freshness_p95_s": ((figures.get("freshness") or {}).get("seconds") or {}).get("p95"),
+        "ingest_events_per_second": (figures.get("ingest") or {}).get("events_per_second"),
+    }
+    out: dict[str, Any] = {}
+    for key, (text, limit) in TARGETS.items():
+        value = measured[key]
+        if value is None:
+            met = None
+        elif key in ("mixed_p99_ms", "freshness_p95_s"):
+            met = value <= limit
+        else:
+            met = value >= limit
+        if key == "mixed_share_of_ceiling" and met is not None:
+            met = met and bool(mixed.get("every_order_acked"))
+        out[key] = {"target": text, "limit": limit, "measured": value, "met": met}
+    return out
+
+
+def write_json(path: Path, figures: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(figures, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _f(value: Any, fmt: str = "{:,.0f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def doc_row(figures: dict[str, Any]) -> str:
+    api = figures.get("api") or {}
+
+    def load(name: str) -> dict[str, Any]:
+        return api.get(name) or {}
+
+    def rps_p99(name: str) -> str:
+        return f"{_f(load(name).get('rps'))} / {_f((load(name).get('latency_ms') or {}).get('p99'), '{:.1f}')}"
+
+    mixed_lat = load("mixed").get("latency_ms") or {}
+    fresh = (figures.get("freshness") or {}).get("seconds") or {}
+    ingest = figures.get("ingest") or {}
+    cells = [
+        figures["date"][:16].replace("T", " ") + " UTC",
+        str(figures["machine"]["cores"]),
+        _f(load("ceiling").get("rps")),
+        rps_p99("check"),
+        rps_p99("order"),
+        f"{_f(load('mixed').get('rps'))} / "
+        + " / ".join(_f(mixed_lat.get(p), "{:.1f}") for p in ("p50", "p95", "p99")),
+        _f(api.get("mixed_share_of_ceiling"), "{:.0%}"),
+        "yes" if load("mixed").get("every_order_acked") else "no",
+        " / ".join(_f(fresh.get(p), "{:.2f}") for p in ("p50", "p95")),
+        _f(ingest.get("events_per_second")),
+        figures.get("note", ""),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def add_doc_row(figures: dict[str, Any], doc: Path = DOC) -> bool:
+    """Insert the run's row above the marker; False when the doc or its marker is missing."""
+    try:
+        text = doc.read_text()
+    except FileNotFoundError:
+        return False
+    if ROWS_MARKER not in text:
+        return False
+    doc.write_text(text.replace(ROWS_MARKER, doc_row(figures) + "\n" + ROWS_MARKER, 1))
+    return True

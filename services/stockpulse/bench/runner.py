@@ -1,0 +1,177 @@
+"""``stockpulse bench``: start the parts on free loopback ports, measure, write the figures.
+
+Order: Kafka and the API first; with the lake, the metastore, the ingest throughput from a
+pre-filled topic, then freshness with the continuous ingest; the Spark job and the metastore
+are stopped before the API loads so they do not take CPU from gunicorn. Last the ceiling and
+the three API loads, one at a time. Every process started is stopped by its pid, also on error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..devstack.api_server import ApiServer
+from ..devstack.kafka import KafkaBroker
+from ..devstack.process import free_port
+from ..events.admin import ensure_topics
+from ..settings import Settings
+from . import report
+from .api import CeilingServer, measure_all
+from .wrk import WrkError, ensure_wrk, wrk_version
+
+
+@dataclass(frozen=True)
+class Plan:
+    seconds: float  # each measured API load
+    warmup: float  # each discarded warm-up load
+    ingest_events: int  # produced straight to Kafka before the available-now ingest
+    fresh_orders: int  # orders through the API for freshness
+    fresh_rate: float  # their rate, per second
+
+    @classmethod
+    def make(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(seconds=3, warmup=1, ingest_events=5_000, fresh_orders=30, fresh_rate=10)
+        return cls(seconds=30, warmup=5, ingest_events=300_000, fresh_orders=300, fresh_rate=10)
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_settings(settings: Settings, run_dir: Path) -> Settings:
+    """The user's knobs (workers, threads, trigger, tickers...) on fresh ports and a private run folder."""
+    kafka_port = free_port()
+    return settings.with_overrides(
+        run_dir=run_dir,
+        kafka_port=kafka_port,
+        kafka_controller_port=free_port(),
+        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+        api_bind=f"127.0.0.1:{free_port()}",
+        metastore_port=free_port(),
+        metastore_uri="",
+        warehouse="",
+        checkpoint_dir="",
+        spark_ui_port=free_port(),
+        log_level="WARNING",
+    )
+
+
+def _wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
+
+
+def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = False) -> int:
+    plan = Plan.make(quick)
+    try:
+        wrk = ensure_wrk()
+    except WrkError as exc:
+        say(str(exc))
+        return 1
+    started_at = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_at))
+    run_dir = settings.run_dir / "bench" / stamp
+    bench = bench_settings(settings, run_dir)
+    figures: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at)),
+        "quick": quick,
+        "machine": {**report.machine(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]},
+        "settings": {
+            "workers": bench.workers,
+            "threads": bench.threads,
+            "worker_class": "gthread",
+            "connections": 50,
+            "load_tool": "wrk, 2 threads, closed loop",
+            "trigger_seconds": bench.trigger_seconds,
+            "max_offsets_per_trigger": bench.max_offsets_per_trigger,
+            "spark_master": bench.spark_master,
+            "tickers": list(bench.tickers),
+            "plan": asdict(plan),
+            "run_dir": str(run_dir),
+        },
+        "tools": report.tool_versions(wrk_version(wrk)),
+        "api": None,
+        "freshness": None,
+        "ingest": None,
+        "command": "stockpulse bench" + (" --quick" if quick else "") + (" --skip-lake" if skip_lake else ""),
+    }
+    stops: list[tuple[str, Any]] = []
+    ok = False
+    try:
+        broker = KafkaBroker(run_dir, bench.kafka_port, bench.kafka_controller_port)
+        say(f"kafka on {broker.bootstrap} (run folder {run_dir})")
+        broker.start()
+        stops.append(("kafka", broker.stop))
+        broker.wait_ready()
+        ensure_topics(broker.bootstrap)
+        api = ApiServer(bench)
+        api.start()
+        stops.append(("api", api.stop))
+        _wait_ready(bench.api_url + "/readyz")
+        if not skip_lake:
+            figures["ingest"], figures["freshness"] = _lake(bench, plan, stops)
+        ceiling = CeilingServer(bench.with_overrides(api_bind=f"127.0.0.1:{free_port()}"))
+        ceiling.start()
+        stops.append(("ceiling", ceiling.stop))
+        _wait_ready(ceiling.url + "/")
+        say(f"API loads: ceiling, check, order, mixed; {plan.warmup:g}s warm-up + {plan.seconds:g}s each")
+        figures["api"] = measure_all(wrk, bench, ceiling, api.process.pid(), plan.seconds, plan.warmup)
+        figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        ok = True
+    except Exception as exc:
+        say(f"failed: {exc}")
+        figures["error"] = str(exc)
+    finally:
+        for name, stop in reversed(stops):
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the others
+                say(f"stopping {name} failed: {exc}")
+    figures["targets"] = report.evaluate(figures)
+    figures["seconds_total"] = round(time.time() - started_at, 1)
+    report.write_json(out, figures)
+    say(f"figures written to {out}")
+    if ok:
+        for sub in ("kafka", "warehouse", "metastore", "checkpoints"):
+            shutil.rmtree(run_dir / sub, ignore_errors=True)  # data only; logs stay
+        if not quick and report.add_doc_row(figures):
+            say(f"row added to {report.DOC}")
+    print(json.dumps({"targets": figures["targets"], "out": str(out)}, indent=2))
+    return 0 if ok else 1
+
+
+def _lake(bench: Settings, plan: Plan, stops: list[tuple[str, Any]]) -> tuple[dict, dict]:
+    from ..devstack.metastore import LocalMetastore
+    from .lake import measure_freshness, measure_ingest, start_ingest
+
+    metastore = LocalMetastore(bench)
+    metastore.start()
+    stops.append(("metastore", metastore.stop))
+    say(f"ingest: {plan.ingest_events:,} events to Kafka, then `stockpulse ingest --available-now`")
+    ingest = measure_ingest(bench, plan.ingest_events)
+    say(f"ingest: {ingest['events_per_second']} events/s; freshness: {plan.fresh_orders} orders through the API")
+    job = start_ingest(bench)
+    stops.append(("ingest", job.stop))
+    freshness = measure_freshness(bench, job, plan.fresh_orders, plan.fresh_rate)
+    say(f"freshness: {freshness['seconds']}")
+    # Spark and the metastore would take CPU from gunicorn during the API loads
+    job.stop()
+    metastore.stop()
+    return ingest, freshness
