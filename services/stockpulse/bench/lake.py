@@ -17,6 +17,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -162,9 +163,11 @@ def wait_caught_up(settings: Settings, job: IngestJob, timeout: float) -> None:
         if not job.running():
             raise RuntimeError(f"ingest died; see {job.process.log_file}")
         progress = job.progress()
-        if progress and progress.get("batch_finished") is not None and progress.get("batch_id") is not None:
+        # no batch in flight (a restarted job with nothing new has run none) and its offsets cover Kafka's
+        idle = bool(progress) and progress.get("batch_started") == progress.get("batch_finished")
+        if idle and progress.get("end_offsets"):
             behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
-            if progress["batch_started"] == progress["batch_finished"] and sum(behind.values()) == 0:
+            if not any(behind.values()):
                 return
         time.sleep(0.5)
     raise RuntimeError(f"ingest did not catch up in {timeout:.0f}s: {job.progress()}")
@@ -223,12 +226,42 @@ def visible_at(settings: Settings, since_ms: float) -> dict[str, float]:
     return seen
 
 
+class BatchWatch(threading.Thread):
+    """Micro-batch durations of the running job, from its progress file (start time to seen finished)."""
+
+    def __init__(self, job: IngestJob) -> None:
+        super().__init__(name="batch-watch", daemon=True)
+        self.job = job
+        self.durations: list[float] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        open_batch: tuple[int, float] | None = None
+        while not self._halt.wait(0.1):
+            progress = self.job.progress() or {}
+            started, finished = progress.get("batch_started"), progress.get("batch_finished")
+            if started is not None and started != finished and (open_batch is None or open_batch[0] != started):
+                open_batch = (started, progress["batch_started_at"])
+            if open_batch is not None and finished == open_batch[0]:
+                self.durations.append(time.time() - open_batch[1])
+                open_batch = None
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+
 def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: float) -> dict[str, Any]:
     """Orders through the API while the ingest runs; API 201 -> row visible in ``stock_operation``."""
     wait_caught_up(settings, job, timeout=600)
     since_ms = time.time() * 1000.0
-    sent = send_orders(settings.api_url, settings.tickers, count, rate)
-    wait_caught_up(settings, job, timeout=300)
+    watch = BatchWatch(job)
+    watch.start()
+    try:
+        sent = send_orders(settings.api_url, settings.tickers, count, rate)
+        wait_caught_up(settings, job, timeout=300)
+    finally:
+        watch.stop()
     seen = visible_at(settings, since_ms)
     delays = [seen[order_id] / 1000.0 - answered for order_id, answered in sent if order_id in seen]
     missing = sum(1 for order_id, _ in sent if order_id not in seen)
@@ -243,6 +276,8 @@ def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: floa
         "min_s": round(min(delays), 3) if delays else None,
         "max_s": round(max(delays), 3) if delays else None,
         "trigger_seconds": settings.trigger_seconds,
+        "batches": len(watch.durations),
+        "batch_seconds": {k: round(v, 2) for k, v in percentiles(watch.durations, (50, 95)).items()},
         "last_batch_rows_per_second": progress.get("processed_rows_per_second"),
     }
 

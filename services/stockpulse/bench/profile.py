@@ -1,0 +1,111 @@
+"""Where an API worker's time goes under load: py-spy samples the gunicorn workers during a wrk run.
+
+Run it (py-spy from PyPI: ``.venv/bin/pip install py-spy==0.4.3``)::
+
+    .venv/bin/python -m stockpulse.bench.profile --mix mixed --seconds 15 [--out .run/profile-mixed.txt]
+
+It starts its own Kafka broker and API on free loopback ports (the user's workers/threads),
+drives ``wrk`` at 50 connections, records every worker with py-spy (``--idle`` off: threads
+blocked waiting are not counted, so the figures are CPU-bound Python time), stops everything,
+and prints the functions with the most samples, by own time and including callees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+from ..devstack.api_server import ApiServer
+from ..devstack.kafka import KafkaBroker
+from ..devstack.paths import venv_bin
+from ..events.admin import ensure_topics
+from ..settings import load_settings
+from .runner import _wait_ready, bench_settings
+from .wrk import ensure_wrk, run_wrk
+
+
+def worker_pids(master: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def summarize(collapsed: list[Path], top: int = 25) -> str:
+    """Own-time and inclusive sample counts per function from py-spy's raw (collapsed-stack) output."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for path in collapsed:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            n = int(count)
+            frames = stack.split(";")
+            total += n
+            own[frames[-1]] += n
+            for frame in set(frames):
+                inclusive[frame] += n
+    lines = [f"samples: {total}", "", "own time:"]
+    lines += [f"{n / total:6.1%}  {f}" for f, n in own.most_common(top)] if total else []
+    lines += ["", "including callees:"]
+    lines += [f"{n / total:6.1%}  {f}" for f, n in inclusive.most_common(top)] if total else []
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mix", choices=("check", "order", "mixed"), default="mixed")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--out", type=Path, default=None, help="also write the summary here")
+    args = parser.parse_args(argv)
+    py_spy = shutil.which("py-spy") or venv_bin("py-spy")
+    if not Path(py_spy).exists():
+        print("py-spy is not installed: .venv/bin/pip install py-spy==0.4.3", file=sys.stderr)
+        return 1
+    wrk = ensure_wrk()
+    base = load_settings()
+    run_dir = Path(tempfile.mkdtemp(prefix="profile-", dir=base.run_dir if base.run_dir.is_dir() else None))
+    settings = bench_settings(base, run_dir)
+    broker = KafkaBroker(run_dir, settings.kafka_port, settings.kafka_controller_port)
+    api = ApiServer(settings)
+    outputs: list[Path] = []
+    try:
+        broker.start()
+        broker.wait_ready()
+        ensure_topics(broker.bootstrap)
+        api.start()
+        _wait_ready(settings.api_url + "/readyz")
+        run_wrk(wrk, settings.api_url, args.mix, settings.tickers, 3)  # warm-up
+        load = threading.Thread(
+            target=run_wrk, args=(wrk, settings.api_url, args.mix, settings.tickers, args.seconds + 4), daemon=True
+        )
+        load.start()
+        recorders = []
+        for pid in worker_pids(api.process.pid() or 0):
+            out = run_dir / f"py-spy-{pid}.txt"
+            outputs.append(out)
+            argv = [py_spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds)), "--rate", "100"]
+            argv += ["--format", "raw", "--output", str(out)]
+            recorders.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for recorder in recorders:
+            recorder.wait(timeout=args.seconds + 60)
+        load.join(timeout=args.seconds + 60)
+    finally:
+        api.stop()
+        broker.stop()
+    summary = f"py-spy, {args.mix} load, {args.seconds:g}s, workers={settings.workers} threads={settings.threads}\n"
+    summary += summarize([p for p in outputs if p.exists()])
+    print(summary)
+    if args.out:
+        args.out.write_text(summary + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""``stockpulse bench --quick --skip-lake`` runs end to end and writes the API figures (speed is not asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
+
+
+def test_quick_bench_writes_every_api_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "performance.md"
+    doc_before = doc.read_text() if doc.exists() else None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPULSE_")}
+    env["STOCKPULSE_RUN_DIR"] = str(tmp_path / "run")
+    result = subprocess.run(
+        [STOCKPULSE, "bench", "--quick", "--skip-lake", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+
+    assert figures["machine"]["cores"] == os.cpu_count()
+    assert figures["date"] and figures["quick"] is True
+    assert figures["settings"]["workers"] >= 1 and figures["settings"]["threads"] >= 1
+    assert figures["tools"]["wrk"].startswith("wrk")
+    for scenario in ("ceiling", "check", "order", "mixed"):
+        load = figures["api"][scenario]
+        assert load["requests"] > 0 and load["rps"] > 0, scenario
+        assert 0 < load["latency_ms"]["p50"] <= load["latency_ms"]["p95"] <= load["latency_ms"]["p99"], scenario
+        assert sum(load["errors"].values()) == 0, (scenario, load["errors"])
+        assert load["connections"] == 50
+    for scenario in ("order", "mixed"):
+        assert figures["api"][scenario]["sent"]["orders"] > 0
+        assert figures["api"][scenario]["every_order_acked"] is True
+    assert figures["api"]["check"]["sent"]["orders"] == 0
+    assert figures["api"]["order"]["sent"]["checks"] == 0
+    assert figures["api"]["mixed_share_of_ceiling"] > 0
+    assert figures["freshness"] is None and figures["ingest"] is None
+    assert figures["targets"]["freshness_p95_s"]["met"] is None
+    assert set(figures["targets"]) == {
+        "mixed_share_of_ceiling",
+        "mixed_p99_ms",
+        "freshness_p95_s",
+        "ingest_events_per_second",
+    }
+    # a quick run is a smoke test of the bench: it must not add a row to the performance doc
+    assert (doc.read_text() if doc.exists() else None) == doc_before
+    assert not list((tmp_path / "run" / "bench").glob("*/pids/*.pid")), "a bench process was left running"
