@@ -64,6 +64,14 @@ def group_cpu_seconds(pgid: int | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent not idle, since boot (``/proc/stat``)."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def metric_sum(base_url: str, prefix: str) -> float:
     """Sum of the Prometheus samples whose line starts with ``prefix``."""
     with urllib.request.urlopen(base_url + "/metrics", timeout=10) as resp:
@@ -97,10 +105,10 @@ def measure(
         run_wrk(wrk, url, mix, tickers, warmup, CONNECTIONS, fixed_path=fixed)
         time.sleep(1.0)
     acked0, failed0 = _counters(api_url)
-    cpu0 = group_cpu_seconds(pgid)
+    cpu0, busy0 = group_cpu_seconds(pgid), machine_busy_seconds()
     load0 = os.getloadavg()[0]
     result: WrkResult = run_wrk(wrk, url, mix, tickers, seconds, CONNECTIONS, fixed_path=fixed)
-    cpu = group_cpu_seconds(pgid) - cpu0
+    cpu, busy = group_cpu_seconds(pgid) - cpu0, machine_busy_seconds() - busy0
     time.sleep(1.0)  # orders still in flight when wrk stopped are answered (and acked) by now
     acked1, failed1 = _counters(api_url)
     figures = result.as_dict()
@@ -111,6 +119,10 @@ def measure(
         wrk_cores_busy=round(result.cpu_s / result.duration_s, 2) if result.duration_s else None,
         loadavg_1m_before=round(load0, 2),
     )
+    if result.duration_s:
+        # what else ran meanwhile (other work on the machine takes cores from the server)
+        figures["machine_cores_busy"] = round(busy / result.duration_s, 2)
+        figures["other_cores_busy"] = round(max(busy - cpu - result.cpu_s, 0.0) / result.duration_s, 2)
     if api_url is not None:
         sent_orders = result.sent["orders"]
         acked = int(acked1 - acked0)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for pid in worker_pids(api.process.pid() or 0):
             out = run_dir / f"py-spy-{pid}.txt"
             outputs.append(out)
-            argv = [py_spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds)), "--rate", "100"]
+            argv = [py_spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds)), "--rate", "100", "--gil"]
             argv += ["--format", "raw", "--output", str(out)]
             recorders.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for recorder in recorders:
