@@ -19,12 +19,13 @@ SCENARIOS = ("ceiling", "check", "order", "mixed")
 CONNECTIONS = 50
 
 
-class CeilingServer:
-    """``bench.ceiling:app`` under the API's gunicorn config: same workers, threads, worker class, keep-alive."""
+class GunicornServer:
+    """A WSGI app under the API's gunicorn config: same workers, threads, worker class, keep-alive."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, name: str, app_uri: str) -> None:
         self.settings = settings
-        self.process = ManagedProcess("ceiling", settings.run_dir)
+        self.app_uri = app_uri
+        self.process = ManagedProcess(name, settings.run_dir)
         host, port = settings.api_bind.rsplit(":", 1)
         self.host, self.port = host, int(port)
 
@@ -36,14 +37,21 @@ class CeilingServer:
         env = {
             **os.environ,
             **settings_env(self.settings),
-            "PROMETHEUS_MULTIPROC_DIR": str(self.settings.run_dir / "prometheus" / "ceiling"),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.settings.run_dir / "prometheus" / self.process.name),
         }
-        argv = [venv_bin("gunicorn"), "-c", "python:stockpulse.api.gunicorn_config", "stockpulse.bench.ceiling:app"]
+        argv = [venv_bin("gunicorn"), "-c", "python:stockpulse.api.gunicorn_config", self.app_uri]
         self.process.start(argv, env=env, cwd=Path.cwd())
-        wait_until(lambda: port_open(self.host, self.port), timeout, "ceiling", alive=self.process.running)
+        wait_until(lambda: port_open(self.host, self.port), timeout, self.process.name, alive=self.process.running)
 
     def stop(self) -> bool:
         return self.process.stop(30)
+
+
+class CeilingServer(GunicornServer):
+    """``bench.ceiling:app``, the constant answer, on the API's gunicorn settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "ceiling", "stockpulse.bench.ceiling:app")
 
 
 def group_cpu_seconds(pgid: int | None) -> float:
