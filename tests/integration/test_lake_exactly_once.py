@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 import time
 import uuid
 from collections import Counter
 
 import pytest
+from stockpulse.devstack.api_server import settings_env
 from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.devstack.metastore import LocalMetastore
 from stockpulse.devstack.process import free_port
@@ -15,7 +18,7 @@ from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS, load_settings
 
 from tests.integration.conftest import start_broker
-from tests.integration.lake_support import encode, produce, sql_json, wait_caught_up
+from tests.integration.lake_support import STOCKPULSE, encode, produce, sql_json, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -169,6 +172,19 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
         "quantity must be positive",
     ):
         assert expected in reasons
+
+    # a full replay from the earliest offsets with a fresh checkpoint, in catch-up (availableNow) mode,
+    # adds nothing: the merges are idempotent across checkpoints, not only across batch retries
+    replay = settings.with_overrides(
+        checkpoint_dir=(settings.run_dir / "replay-checkpoints").as_uri(), max_offsets_per_trigger=10_000
+    )
+    env = {**os.environ, **settings_env(replay)}
+    caught_up = subprocess.run(
+        [STOCKPULSE, "ingest", "--available-now", "--no-ui"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert caught_up.returncode == 0, caught_up.stdout[-3000:]
+    assert len(sql_json(settings, "SELECT event_id FROM stock_call")) == len(valid_calls)
+    assert len(sql_json(settings, "SELECT event_id FROM stock_operation")) == len(valid_orders)
 
     # a reader that is not Spark: pyiceberg through the same Hive metastore, straight from the committed snapshot
     from pyiceberg.catalog.hive import HiveCatalog
