@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -227,7 +228,11 @@ def visible_at(settings: Settings, since_ms: float) -> dict[str, float]:
 
 
 class BatchWatch(threading.Thread):
-    """Micro-batch durations of the running job, from its progress file (start time to seen finished)."""
+    """Micro-batch durations of the running job, from its progress file.
+
+    A batch ends when the file first shows it finished or, if the job went straight on to the
+    next batch before publishing that, when the next one started (0.1 s polling).
+    """
 
     def __init__(self, job: IngestJob) -> None:
         super().__init__(name="batch-watch", daemon=True)
@@ -236,15 +241,18 @@ class BatchWatch(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        open_batch: tuple[int, float] | None = None
+        starts: dict[int, float] = {}
+        done: set[int] = set()
         while not self._halt.wait(0.1):
             progress = self.job.progress() or {}
             started, finished = progress.get("batch_started"), progress.get("batch_finished")
-            if started is not None and started != finished and (open_batch is None or open_batch[0] != started):
-                open_batch = (started, progress["batch_started_at"])
-            if open_batch is not None and finished == open_batch[0]:
-                self.durations.append(time.time() - open_batch[1])
-                open_batch = None
+            if started is not None and progress.get("batch_started_at"):
+                starts.setdefault(started, progress["batch_started_at"])
+            for batch in sorted(starts):
+                if batch in done or finished is None or batch > finished:
+                    continue
+                done.add(batch)
+                self.durations.append(min(time.time(), starts.get(batch + 1, time.time())) - starts[batch])
 
     def stop(self) -> None:
         self._halt.set()
@@ -289,3 +297,42 @@ def start_ingest(settings: Settings) -> IngestJob:
     job = IngestJob(settings)
     job.start(ui=False)
     return job
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Ingest throughput alone, for trying knobs: ``python -m stockpulse.bench.lake --events 300000``.
+
+    Uses the user's settings (e.g. ``STOCKPULSE_MAX_OFFSETS_PER_TRIGGER``) on fresh ports and folders.
+    """
+    import argparse
+    import tempfile
+
+    from ..devstack.kafka import KafkaBroker
+    from ..devstack.metastore import LocalMetastore
+    from ..events.admin import ensure_topics
+    from ..settings import load_settings
+    from .runner import bench_settings
+
+    parser = argparse.ArgumentParser(description="ingest throughput from a pre-filled topic")
+    parser.add_argument("--events", type=int, default=300_000)
+    args = parser.parse_args(argv)
+    base = load_settings()
+    run_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=base.run_dir if base.run_dir.is_dir() else None))
+    settings = bench_settings(base, run_dir)
+    broker = KafkaBroker(run_dir, settings.kafka_port, settings.kafka_controller_port)
+    metastore = LocalMetastore(settings)
+    try:
+        broker.start()
+        broker.wait_ready()
+        ensure_topics(broker.bootstrap)
+        metastore.start()
+        figures = measure_ingest(settings, args.events)
+    finally:
+        metastore.stop()
+        broker.stop()
+    print(json.dumps({"max_offsets_per_trigger": settings.max_offsets_per_trigger, **figures}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,10 +35,27 @@ def worker_pids(master: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
+#: Where a request's Python time goes: a sample counts for every category whose frame is on its stack.
+CATEGORIES = {
+    "Flask app (framework + routes)": "Flask.__call__",
+    "route: quote check": "quote (stockpulse/api/routes/quotes.py",
+    "route: create_order": "create_order (stockpulse/api/routes/orders.py",
+    "werkzeug (request/response objects)": "werkzeug/",
+    "publish_async (check events)": "KafkaPublisher.publish_async",
+    "publish_sync (order events)": "KafkaPublisher.publish_sync",
+    "prometheus_client (multiprocess metrics)": "prometheus_client/",
+    "json encoding": "json/encoder.py",
+    "gunicorn access/error logging": "gunicorn/glogging.py",
+    "gthread request handling (parse, respond)": "ThreadWorker.handle (",
+    "gthread event loop (accept, keep-alive, hand-off)": "ThreadWorker.run (",
+}
+
+
 def summarize(collapsed: list[Path], top: int = 25) -> str:
     """Own-time and inclusive sample counts per function from py-spy's raw (collapsed-stack) output."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
     total = 0
     for path in collapsed:
         for line in path.read_text().splitlines():
@@ -51,7 +68,12 @@ def summarize(collapsed: list[Path], top: int = 25) -> str:
             own[frames[-1]] += n
             for frame in set(frames):
                 inclusive[frame] += n
-    lines = [f"samples: {total}", "", "own time:"]
+            for name, pattern in CATEGORIES.items():
+                if pattern in stack:
+                    categories[name] += n
+    lines = [f"samples: {total}", "", "categories (a sample can be in several):"]
+    lines += [f"{categories[name] / total:6.1%}  {name}" for name in CATEGORIES] if total else []
+    lines += ["", "own time:"]
     lines += [f"{n / total:6.1%}  {f}" for f, n in own.most_common(top)] if total else []
     lines += ["", "including callees:"]
     lines += [f"{n / total:6.1%}  {f}" for f, n in inclusive.most_common(top)] if total else []

@@ -101,6 +101,11 @@ def _f(value: Any, fmt: str = "{:,.0f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _other_work(mixed: dict[str, Any]) -> str:
+    other = mixed.get("other_cores_busy")
+    return "" if other is None else f"other processes used {other:.2f} cores during the mixed load"
+
+
 def doc_row(figures: dict[str, Any]) -> str:
     api = figures.get("api") or {}
 
@@ -125,7 +130,7 @@ def doc_row(figures: dict[str, Any]) -> str:
         "yes" if load("mixed").get("every_order_acked") else "no",
         " / ".join(_f(fresh.get(p), "{:.2f}") for p in ("p50", "p95")),
         _f(ingest.get("events_per_second")),
-        figures.get("note", ""),
+        figures.get("note") or _other_work(load("mixed")),
     ]
     return "| " + " | ".join(cells) + " |"
 
