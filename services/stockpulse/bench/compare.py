@@ -19,7 +19,7 @@ from ..devstack.process import free_port
 from ..events.admin import ensure_topics
 from ..settings import load_settings
 from .api import GunicornServer, measure
-from .runner import _wait_ready, bench_settings
+from .runner import _wait_ready, bench_settings, drop_data
 from .wrk import ensure_wrk
 
 KEEP = ("rps", "latency_ms", "errors", "every_order_acked", "server_cores_busy", "other_cores_busy")
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers.values():
             server.stop()
         broker.stop()
+        drop_data(run_dir)
     print(json.dumps({"app": args.app, "seconds": args.seconds, "connections": 50, **results}, indent=2))
     return 0
 

@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..devstack.metastore import LocalMetastore
     from ..events.admin import ensure_topics
     from ..settings import load_settings
-    from .runner import bench_settings
+    from .runner import bench_settings, drop_data
 
     parser = argparse.ArgumentParser(description="ingest throughput from a pre-filled topic")
     parser.add_argument("--events", type=int, default=300_000)
@@ -330,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         metastore.stop()
         broker.stop()
+        drop_data(run_dir)
     print(json.dumps({"max_offsets_per_trigger": settings.max_offsets_per_trigger, **figures}, indent=2))
     return 0
 

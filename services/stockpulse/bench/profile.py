@@ -26,7 +26,7 @@ from ..devstack.kafka import KafkaBroker
 from ..devstack.paths import venv_bin
 from ..events.admin import ensure_topics
 from ..settings import load_settings
-from .runner import _wait_ready, bench_settings
+from .runner import _wait_ready, bench_settings, drop_data
 from .wrk import ensure_wrk, run_wrk
 
 
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         api.stop()
         broker.stop()
+        drop_data(run_dir)
     summary = f"py-spy, {args.mix} load, {args.seconds:g}s, workers={settings.workers} threads={settings.threads}\n"
     summary += summarize([p for p in outputs if p.exists()])
     print(summary)

@@ -22,7 +22,7 @@ from ..events import STOCK_OPERATION, stock_operation_event
 from ..events.admin import ensure_topics
 from ..events.publisher import KafkaPublisher
 from ..settings import load_settings
-from .runner import bench_settings
+from .runner import bench_settings, drop_data
 
 
 class OnePollerPerProducer(KafkaPublisher):
@@ -63,6 +63,7 @@ def main() -> int:
             print(f"{cls.__name__:<22} publish_sync: median {statistics.median(took):.2f} ms, max {max(took):.2f} ms")
     finally:
         broker.stop()
+        drop_data(run_dir)
     return 0
 
 

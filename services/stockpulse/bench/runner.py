@@ -43,6 +43,12 @@ class Plan:
         return cls(seconds=30, warmup=5, ingest_events=300_000, fresh_orders=300, fresh_rate=10)
 
 
+def drop_data(run_dir: Path) -> None:
+    """Delete what a run stored (Kafka log, metastore, lake, checkpoints); logs and profiles stay."""
+    for sub in ("kafka", "warehouse", "metastore", "checkpoints"):
+        shutil.rmtree(run_dir / sub, ignore_errors=True)
+
+
 def say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -149,8 +155,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     report.write_json(out, figures)
     say(f"figures written to {out}")
     if ok:
-        for sub in ("kafka", "warehouse", "metastore", "checkpoints"):
-            shutil.rmtree(run_dir / sub, ignore_errors=True)  # data only; logs stay
+        drop_data(run_dir)
         if not quick and report.add_doc_row(figures):
             say(f"row added to {report.DOC}")
     print(json.dumps({"targets": figures["targets"], "out": str(out)}, indent=2))
