@@ -58,6 +58,17 @@ else
   say "WARNING: chromium missing and not root; install Debian's chromium for the HTML report test"
 fi
 
+# wrk drives the benchmark's HTTP load (make bench, tests/integration/test_bench.py).
+if command -v wrk >/dev/null 2>&1; then
+  say "wrk present"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing Debian's wrk (apt-get)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+else
+  say "WARNING: wrk missing and not root; install Debian's wrk for the benchmark"
+fi
+
 if [ -f scripts/setup-k8s-tools.sh ]; then
   bash scripts/setup-k8s-tools.sh
 fi

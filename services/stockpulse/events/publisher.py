@@ -72,7 +72,7 @@ class KafkaPublisher:
         self._lock = threading.Lock()
         self._async: Producer | None = None
         self._sync: Producer | None = None
-        self._poller: threading.Thread | None = None
+        self._pollers: list[threading.Thread] = []
         self._stop = threading.Event()
         self._brokers_down_since: float | None = None
         self._last_ping: tuple[float, bool] = (0.0, False)
@@ -100,15 +100,19 @@ class KafkaPublisher:
                         raise PublishError("publisher is closed")
                     self._async = Producer(self._config(self._check_timeout_ms, linger_ms=5))
                     self._sync = Producer(self._config(self._order_timeout_ms, linger_ms=0))
-                    self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
-                    self._poller.start()
+                    # One poll thread per producer: a blocking poll of one must never delay the
+                    # other's delivery reports (an order waits for its report).
+                    self._pollers = [
+                        threading.Thread(target=self._poll_loop, args=(p,), name=f"kafka-poll-{n}", daemon=True)
+                        for n, p in (("checks", self._async), ("orders", self._sync))
+                    ]
+                    for thread in self._pollers:
+                        thread.start()
         return self._async, self._sync
 
-    def _poll_loop(self) -> None:
+    def _poll_loop(self, producer: Producer) -> None:
         while not self._stop.is_set():
-            assert self._async is not None and self._sync is not None
-            self._async.poll(0.05)
-            self._sync.poll(0.05)
+            producer.poll(0.05)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
@@ -184,7 +188,7 @@ class KafkaPublisher:
             producers = [p for p in (self._async, self._sync) if p is not None]
             left = sum(p.flush(timeout) for p in producers)
             self._stop.set()
-        if self._poller is not None:
-            self._poller.join(timeout=1.0)
+        for thread in self._pollers:
+            thread.join(timeout=1.0)
         if left:
             log.error("events still queued at shutdown", extra={"queued": left})
