@@ -26,3 +26,16 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+    # End the py4j gateway JVM too, so no child process outlives the test run.
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            if proc.stdin is not None:
+                proc.stdin.close()  # pyspark's launcher JVM exits when its stdin closes
+            proc.wait(timeout=30)
+        SparkContext._gateway = None
+        SparkContext._jvm = None

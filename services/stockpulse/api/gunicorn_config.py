@@ -38,6 +38,7 @@ timeout = 30
 keepalive = 5
 max_requests = 0
 wsgi_app = "stockpulse.api:create_app()"
+logger_class = "stockpulse.api.gunicorn_logging.Logger"
 
 logconfig_dict = {
     "version": 1,

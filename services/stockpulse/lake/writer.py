@@ -1,4 +1,4 @@
-"""Writing one micro-batch into the tables, idempotently.
+"""Writing one micro-batch into the tables, idempotently and with few Spark actions.
 
 Spark replays a micro-batch whose commit was not recorded in the checkpoint (a
 driver killed mid-batch), so every write here must be harmless when repeated:
@@ -6,14 +6,21 @@ event rows are ``MERGE``d on ``event_id`` (which also drops duplicates that
 arrive in different batches) and quarantine rows on their Kafka coordinates.
 Each ``MERGE`` is one atomic Iceberg commit, so a reader sees a batch's rows for
 a table all at once or not at all.
+
+Every Spark action costs a fixed few hundred milliseconds on ``local[2]``, which is
+most of a small batch's time (docs/performance.md): the batch is parsed and
+validated once (cached), one aggregation counts what goes where, and only the
+tables that receive rows get a ``MERGE``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import reduce
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from ..events.topics import LAKE_TOPICS
 from .tables import DATABASE, QUARANTINE
@@ -33,6 +40,38 @@ def merge_new(rows: DataFrame, table: str, key: str) -> None:
     rows.sparkSession.sql(f"MERGE INTO {DATABASE}.{table} t USING {view} s ON {key} WHEN NOT MATCHED THEN INSERT *")
 
 
+def route_counts(checked: dict[str, DataFrame]) -> dict[str, int]:
+    """Valid records per topic and invalid ones in total, from one aggregation over the batch."""
+    flags = reduce(
+        DataFrame.unionByName,
+        [
+            frame.select(F.when(F.col("reason").isNull(), F.lit(topic)).otherwise(F.lit(QUARANTINE)).alias("target"))
+            for topic, frame in checked.items()
+        ],
+    )
+    counts = {row["target"]: row["count"] for row in flags.groupBy("target").count().collect()}
+    return {target: counts.get(target, 0) for target in (*checked, QUARANTINE)}
+
+
+def write_batch(batch: DataFrame, tickers: Sequence[str]) -> dict[str, int]:
+    """Validate ``batch`` once and merge it into the tables; return records routed per table."""
+    now_ms = time.time() * 1000.0
+    decoded = decode(batch)
+    checked = {topic: validate(decoded, topic, tickers, now_ms).persist() for topic in LAKE_TOPICS}
+    try:
+        routed = route_counts(checked)
+        for topic, frame in checked.items():
+            if routed[topic]:
+                merge_new(table_rows(frame, topic), topic, EVENT_KEY)
+        if routed[QUARANTINE]:
+            bad = reduce(DataFrame.unionByName, [quarantine_rows(frame) for frame in checked.values()])
+            merge_new(bad, QUARANTINE, QUARANTINE_KEY)
+    finally:
+        for frame in checked.values():
+            frame.unpersist()
+    return routed
+
+
 def batch_writer(
     tickers: Sequence[str],
     on_start: Callable[[int], None] | None = None,
@@ -43,24 +82,7 @@ def batch_writer(
     def write(batch: DataFrame, batch_id: int) -> None:
         if on_start is not None:
             on_start(batch_id)
-        decoded = decode(batch).persist()
-        try:
-            now_ms = time.time() * 1000.0
-            written: dict[str, int] = {}
-            bad = []
-            for topic in LAKE_TOPICS:
-                checked = validate(decoded, topic, tickers, now_ms).persist()
-                rows = table_rows(checked, topic)
-                written[topic] = rows.count()
-                if written[topic]:
-                    merge_new(rows, topic, EVENT_KEY)
-                bad.append(quarantine_rows(checked))
-            quarantine = bad[0].unionByName(bad[1]) if len(bad) > 1 else bad[0]
-            written[QUARANTINE] = quarantine.count()
-            if written[QUARANTINE]:
-                merge_new(quarantine, QUARANTINE, QUARANTINE_KEY)
-        finally:
-            decoded.unpersist()
+        written = write_batch(batch, tickers)
         if on_done is not None:
             on_done(batch_id, written)
 
