@@ -40,7 +40,7 @@ class Plan:
     def make(cls, quick: bool) -> Plan:
         if quick:
             return cls(seconds=3, warmup=1, ingest_events=5_000, fresh_orders=30, fresh_rate=10)
-        return cls(seconds=30, warmup=5, ingest_events=300_000, fresh_orders=300, fresh_rate=10)
+        return cls(seconds=30, warmup=5, ingest_events=600_000, fresh_orders=300, fresh_rate=10)
 
 
 def drop_data(run_dir: Path) -> None:

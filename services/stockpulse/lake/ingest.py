@@ -57,7 +57,13 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
     spark = build_session(settings, QUERY_NAME, ui_port=settings.spark_ui_port if ui else None)
     ensure_tables(spark)
     path = progress_path(settings.run_dir)
-    state: dict[str, Any] = {"batch_started": None, "batch_finished": None, "rows_written": {}, "totals": {}}
+    state: dict[str, Any] = {
+        "batch_started": None,
+        "batch_finished": None,
+        "rows_written": {},
+        "totals": {},
+        "history": [],
+    }
     lock = threading.Lock()
 
     def on_start(batch_id: int) -> None:
@@ -70,6 +76,16 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
         with lock:
             state["batch_finished"] = batch_id
             state["rows_written"] = written
+            # the last batches' timings, for status and the benchmark
+            state["history"] = [
+                *state["history"][-49:],
+                {
+                    "batch": batch_id,
+                    "started_at": state["batch_started_at"],
+                    "finished_at": time.time(),
+                    "records": sum(written.values()),
+                },
+            ]
             for table, count in written.items():
                 state["totals"][table] = state["totals"].get(table, 0) + count
 
@@ -107,6 +123,8 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
         .option("startingOffsets", "earliest")
         .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
         .option("failOnDataLoss", "true")
+        .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
+        .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))
         .load()
     )
     writer = raw.writeStream.queryName(QUERY_NAME).foreachBatch(batch_writer(settings.tickers, on_start, on_done))

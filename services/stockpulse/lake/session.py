@@ -43,6 +43,7 @@ def session_conf(settings: Settings, app_name: str, ui_port: int | None = None) 
         "spark.driver.host": "127.0.0.1",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.metricsEnabled": "true",
+        "spark.driver.memory": "2g",
     }
     if ui_port is None:
         conf["spark.ui.enabled"] = "false"

@@ -91,7 +91,9 @@ def validate(decoded: DataFrame, topic: str, tickers: Sequence[str], now_ms: flo
         "event",
         F.from_json("raw_value", _parse_schema(topic), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}),
     )
-    return parsed.withColumn("reason", _reasons(topic, tickers, F.lit(float(now_ms))))
+    checked = parsed.withColumn("reason", _reasons(topic, tickers, F.lit(float(now_ms))))
+    # Only quarantine rows need the raw text; dropping it elsewhere keeps a cached batch small.
+    return checked.withColumn("raw_value", F.when(F.col("reason").isNotNull(), F.col("raw_value")))
 
 
 def table_rows(validated: DataFrame, topic: str) -> DataFrame:
