@@ -47,27 +47,20 @@ for name in kafka spark derby; do
   [ -f "jvm/$name/pom.xml" ] && fetch_jars "$name"
 done
 
-# Debian's Chromium renders the HTML report in a test (headless screenshot).
-if command -v chromium >/dev/null 2>&1; then
-  say "chromium present"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing Debian's chromium (apt-get)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-else
-  say "WARNING: chromium missing and not root; install Debian's chromium for the HTML report test"
-fi
-
-# wrk drives the benchmark's HTTP load (make bench, tests/integration/test_bench.py).
-if command -v wrk >/dev/null 2>&1; then
-  say "wrk present"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing Debian's wrk (apt-get)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-else
-  say "WARNING: wrk missing and not root; install Debian's wrk for the benchmark"
-fi
+debian_tool() {  # debian_tool NAME WHY: install Debian's NAME when it is missing and we are root
+  local name=$1 why=$2
+  if command -v "$name" >/dev/null 2>&1; then
+    say "$name present"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's $name (apt-get) for $why"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$name" >/dev/null
+  else
+    say "WARNING: $name missing and not root; install Debian's $name for $why"
+  fi
+}
+debian_tool chromium "the HTML report test (headless screenshot)"
+debian_tool wrk "the benchmark's HTTP load (make bench)"
 
 if [ -f scripts/setup-k8s-tools.sh ]; then
   bash scripts/setup-k8s-tools.sh

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..devstack.api_server import settings_env
 from ..devstack.paths import venv_bin
-from ..devstack.process import ManagedProcess, port_open, wait_until
+from ..devstack.process import ManagedProcess, group_stats, port_open, wait_until
 from ..settings import Settings
 from .wrk import WrkResult, run_wrk
 
@@ -58,17 +58,7 @@ def group_cpu_seconds(pgid: int | None) -> float:
     """CPU time (user + system) of every live process in the process group ``pgid`` (gunicorn and its workers)."""
     if pgid is None:
         return 0.0
-    ticks = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            ticks += int(fields[11]) + int(fields[12])
+    ticks = sum(int(fields[11]) + int(fields[12]) for fields in group_stats(pgid))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -123,7 +123,9 @@ def _kill_group(pid: int) -> None:
         time.sleep(0.05)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_stats(pgid: int) -> list[list[str]]:
+    """``/proc/<pid>/stat`` fields after the command name (state first) of every process in group ``pgid``."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -132,9 +134,13 @@ def _group_alive(pgid: int) -> bool:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        if int(fields[2]) == pgid:
+            found.append(fields)
+    return found
+
+
+def _group_alive(pgid: int) -> bool:
+    return any(fields[0] != "Z" for fields in group_stats(pgid))
 
 
 def _reap() -> None:

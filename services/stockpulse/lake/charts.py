@@ -20,6 +20,26 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
 
 
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 34, 44
+
+
+def _open(title: str, width: int, height: int) -> list[str]:
+    return [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+        f'<text x="{LEFT}" y="20" class="title">{escape(title)}</text>',
+    ]
+
+
+def _legend(series: Sequence[tuple[str, Sequence[float], str]], height: int) -> list[str]:
+    parts = []
+    for j, (name, _, color) in enumerate(series):
+        x = LEFT + j * 130
+        parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" fill="{color}"/>')
+        parts.append(f'<text x="{x + 14}" y="{height - 7}" class="tick">{escape(name)}</text>')
+    return [*parts, "</svg>"]
+
+
 def bar_chart(
     title: str,
     labels: Sequence[str],
@@ -28,7 +48,7 @@ def bar_chart(
     height: int = 260,
 ) -> str:
     """Grouped vertical bars; negative values hang below the zero line."""
-    left, right, top, bottom = 56, 12, 34, 44
+    left, right, top, bottom = LEFT, RIGHT, TOP, BOTTOM
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, vals, _ in series for v in vals] or [0.0]
     hi, lo = max(max(values), 0.0), min(min(values), 0.0)
@@ -37,9 +57,7 @@ def bar_chart(
     group_w = plot_w / max(len(labels), 1)
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1.0)
     parts = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-        f'<text x="{left}" y="20" class="title">{escape(title)}</text>',
+        *_open(title, width, height),
         f'<line x1="{left}" x2="{width - right}" y1="{zero_y:.1f}" y2="{zero_y:.1f}" class="axis"/>',
         f'<text x="{left - 6}" y="{top + 4}" class="tick" text-anchor="end">{_fmt(hi)}</text>',
         f'<text x="{left - 6}" y="{top + plot_h}" class="tick" text-anchor="end">{_fmt(lo)}</text>',
@@ -58,12 +76,7 @@ def bar_chart(
             f'<text x="{left + (i + 0.5) * group_w:.1f}" y="{height - bottom + 16}" class="tick" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
-    for j, (name, _, color) in enumerate(series):
-        x = left + j * 130
-        parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{x + 14}" y="{height - 7}" class="tick">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return "".join(parts + _legend(series, height))
 
 
 def line_chart(
@@ -73,7 +86,7 @@ def line_chart(
     width: int = 640,
     height: int = 260,
 ) -> str:
-    left, right, top, bottom = 56, 12, 34, 44
+    left, right, top, bottom = LEFT, RIGHT, TOP, BOTTOM
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, vals, _ in series for v in vals] or [0.0]
     hi = max(max(values), 1.0)
@@ -84,9 +97,7 @@ def line_chart(
         return f"{x:.1f},{top + plot_h - plot_h * v / hi:.1f}"
 
     parts = [
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-        f'<text x="{left}" y="20" class="title">{escape(title)}</text>',
+        *_open(title, width, height),
         f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="axis"/>',
         f'<text x="{left - 6}" y="{top + 4}" class="tick" text-anchor="end">{_fmt(hi)}</text>',
     ]
@@ -105,9 +116,4 @@ def line_chart(
             f'<text x="{width - right}" y="{height - bottom + 16}" class="tick" text-anchor="end">'
             f"{escape(labels[-1])}</text>"
         )
-    for j, (name, _, color) in enumerate(series):
-        x = left + j * 130
-        parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{x + 14}" y="{height - 7}" class="tick">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return "".join(parts + _legend(series, height))
