@@ -7,8 +7,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from .topics import DEFAULT_CALL, STOCK_CALL, STOCK_OPERATION
 
 _FILES = {
@@ -25,7 +23,10 @@ def json_schema(topic: str) -> dict[str, Any]:
 
 
 @cache
-def validator(topic: str) -> Draft202012Validator:
+def validator(topic: str):
+    # imported here: the Spark image runs the ingest, which needs the schemas but not jsonschema
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(json_schema(topic))
 
 
