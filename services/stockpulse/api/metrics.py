@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -41,6 +41,8 @@ PRICE_CACHE_MISSES = Gauge(
     "stockpulse_price_cache_misses", "Quotes that needed a price download", multiprocess_mode="livesum"
 )
 
+GAUGE_INTERVAL_S = 1.0
+
 bp = Blueprint("metrics", __name__)
 
 
@@ -56,8 +58,25 @@ def _registry() -> CollectorRegistry:
     return REGISTRY
 
 
+def sample_gauges(app: Flask, now: float, force: bool = False) -> None:
+    """Gauges are samples: once a second per worker is plenty, and each set is an mmap write."""
+    state = app.extensions.setdefault("stockpulse.gauges_set_at", [0.0])
+    if not force and now - state[0] < GAUGE_INTERVAL_S:
+        return
+    state[0] = now
+    publisher = app.extensions.get("stockpulse.publisher")
+    if publisher is not None:
+        QUEUE_DEPTH.set(publisher.queue_depth())
+    prices = app.extensions.get("stockpulse.prices")
+    if prices is not None:
+        hits, misses = prices.cache_stats()
+        PRICE_CACHE_HITS.set(hits)
+        PRICE_CACHE_MISSES.set(misses)
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
+    sample_gauges(current_app, time.perf_counter(), force=True)  # this worker's samples are fresh
     return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -70,16 +89,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _observe(response):
+        now = time.perf_counter()
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
         if route != "/metrics":
             REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
-        publisher = app.extensions.get("stockpulse.publisher")
-        if publisher is not None:
-            QUEUE_DEPTH.set(publisher.queue_depth())
-        prices = app.extensions.get("stockpulse.prices")
-        if prices is not None:
-            hits, misses = prices.cache_stats()
-            PRICE_CACHE_HITS.set(hits)
-            PRICE_CACHE_MISSES.set(misses)
+            LATENCY.labels(request.method, route).observe(now - g.get("started", now))
+        sample_gauges(app, now)
         return response
