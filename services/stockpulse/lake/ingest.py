@@ -90,9 +90,9 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
                 state["totals"][table] = state["totals"].get(table, 0) + count
 
     def _publish(progress: dict[str, Any] | None = None) -> None:
-        snapshot = dict(state)
+        """Write the progress file: the writer's state plus Spark's last progress (kept between calls)."""
         if progress is not None:
-            snapshot.update(
+            state.update(
                 batch_id=progress.get("batchId"),
                 timestamp=progress.get("timestamp"),
                 num_input_rows=progress.get("numInputRows"),
@@ -100,19 +100,7 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
                 processed_rows_per_second=progress.get("processedRowsPerSecond"),
                 end_offsets=_offsets(progress),
             )
-        elif path.exists():
-            from .progress import read_progress
-
-            previous = read_progress(path) or {}
-            for key in (
-                "batch_id",
-                "timestamp",
-                "num_input_rows",
-                "input_rows_per_second",
-                "processed_rows_per_second",
-                "end_offsets",
-            ):
-                snapshot.setdefault(key, previous.get(key))
+        snapshot = dict(state)
         snapshot["updated_at"] = time.time()
         write_progress(path, snapshot)
 
