@@ -36,7 +36,7 @@ def broker(settings: Settings) -> KafkaBroker:
 @dataclass
 class Part:
     name: str
-    start: Callable[[], None]
+    start: Callable[[], str]  # starts the part, waits until it is usable, says how to reach it
     stop: Callable[[], bool]
     running: Callable[[], bool]
     health: Callable[[], dict[str, Any]]
@@ -56,15 +56,11 @@ def parts(settings: Settings) -> list[Part]:
     kafka = broker(settings)
     api = ApiServer(settings)
 
-    def start_kafka() -> None:
-        started = time.monotonic()
+    def start_kafka() -> str:
         kafka.start()
         kafka.wait_ready()
         created = ensure_topics(kafka.bootstrap)
-        say(
-            f"kafka ready on {kafka.bootstrap} in {time.monotonic() - started:.1f}s"
-            + (f" (created topics {', '.join(created)})" if created else "")
-        )
+        return f"ready on {kafka.bootstrap}" + (f" (created topics {', '.join(created)})" if created else "")
 
     def kafka_health() -> dict[str, Any]:
         if not kafka.running():
@@ -77,15 +73,14 @@ def parts(settings: Settings) -> list[Part]:
         except Exception as exc:
             return {"healthy": False, "detail": str(exc)}
 
-    def start_api() -> None:
-        started = time.monotonic()
+    def start_api() -> str:
         api.start()
         deadline = time.monotonic() + 30
         while _http_json(settings.api_url + "/readyz")[0] != 200:
             if time.monotonic() > deadline:
                 raise RuntimeError("api did not become ready; see " + str(api.process.log_file))
             time.sleep(0.2)
-        say(f"api ready on {settings.api_url} in {time.monotonic() - started:.1f}s")
+        return f"ready on {settings.api_url}"
 
     def api_health() -> dict[str, Any]:
         if not api.running():
@@ -95,10 +90,9 @@ def parts(settings: Settings) -> list[Part]:
 
     metastore = LocalMetastore(settings)
 
-    def start_metastore() -> None:
-        started = time.monotonic()
+    def start_metastore() -> str:
         metastore.start()
-        say(f"metastore ready on {metastore.uri} in {time.monotonic() - started:.1f}s")
+        return f"ready on {metastore.uri}"
 
     def metastore_health() -> dict[str, Any]:
         if not metastore.running():
@@ -108,10 +102,9 @@ def parts(settings: Settings) -> list[Part]:
 
     ingest = IngestJob(settings)
 
-    def start_ingest() -> None:
-        started = time.monotonic()
+    def start_ingest() -> str:
         ingest.start()
-        say(f"ingest running (Spark UI http://127.0.0.1:{settings.spark_ui_port}) in {time.monotonic() - started:.1f}s")
+        return f"running (Spark UI http://127.0.0.1:{settings.spark_ui_port})"
 
     def ingest_health() -> dict[str, Any]:
         if not ingest.running():
@@ -162,7 +155,9 @@ def up(settings: Settings) -> None:
             say(f"{part.name} already running")
             continue
         say(f"starting {part.name} ...")
-        part.start()
+        started = time.monotonic()
+        ready = part.start()
+        say(f"{part.name} {ready} in {time.monotonic() - started:.1f}s")
     say("stack is up; `stockpulse status` to check, `stockpulse down` to stop")
 
 
