@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -45,6 +46,8 @@ def up(layout: Layout, install: bool = True) -> None:
             "node Ready",
             lambda: kubectl(layout, "wait", "node", layout.node_name, "--for=condition=Ready", "--timeout=120s"),
         ),
+        # Pods that were running when the node stopped (k8s-down) come back Failed: gone.
+        ("stale pods", lambda: kubectl(layout, "delete", "pods", "-A", "--field-selector=status.phase=Failed")),
         ("kube-proxy", lambda: node.start_kube_proxy(layout)),
         ("coredns", lambda: node.start_coredns(layout, lambda *a, **k: kubectl(layout, *a, **k))),
         ("storage", lambda: workloads.storage(layout)),
@@ -138,6 +141,40 @@ def _unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", target], capture_output=True)
 
 
+def reset(layout: Layout) -> None:
+    """Stop the cluster and forget its state (etcd, volumes, kubelet, CNI); keep the
+    certificates and the images loaded into containerd, which take time to remake."""
+    down(layout)
+    for name in ("etcd", "volumes", "kubelet", "cni", "kube-proxy.yaml"):
+        subprocess.run(["rm", "-rf", str(layout.root / name)], check=False)
+
+
+#: Chains kubelet makes in every table (its canary, the localnet guard, the hint chain).
+KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
+
+
+def _remove_iptables_rules(network: str) -> None:
+    """What the bridge plugin's ipMasq and kubelet wrote into iptables; kube-proxy's own rules
+    go with ``kube-proxy --cleanup``. Pods killed without a CNI DEL leave their rules behind."""
+    for iptables in ("iptables", "ip6tables"):
+        for table in ("nat", "filter", "mangle"):
+            listed = subprocess.run([iptables, "-t", table, "-S"], capture_output=True, text=True)
+            chains = set()
+            for rule in listed.stdout.splitlines():
+                words = shlex.split(rule)
+                if words[:1] != ["-A"]:
+                    continue
+                chain, target = words[1], words[words.index("-j") + 1] if "-j" in words else ""
+                mine = any(f'name: "{network}"' in word for word in words)
+                if chain.startswith("CNI-") and mine:
+                    chains.add(chain)
+                elif (mine or target in KUBELET_CHAINS) and not chain.startswith(("CNI-", "KUBE-")):
+                    subprocess.run([iptables, "-t", table, "-D", *words[1:]], capture_output=True)
+            for chain in (*chains, *KUBELET_CHAINS):
+                subprocess.run([iptables, "-t", table, "-F", chain], capture_output=True)
+                subprocess.run([iptables, "-t", table, "-X", chain], capture_output=True)
+
+
 def down(layout: Layout) -> None:
     # kubelet first, so it does not restart what is stopped next.
     _stop(layout, "kubelet")
@@ -158,6 +195,7 @@ def down(layout: Layout) -> None:
         subprocess.run(["umount", netns], capture_output=True)
         Path(netns).unlink(missing_ok=True)
     subprocess.run(["ip", "link", "delete", "cni0"], capture_output=True)
+    _remove_iptables_rules(node.NETWORK)
     ipam = layout.root / "cni" / "ipam"
     if ipam.exists():
         subprocess.run(["rm", "-rf", str(ipam)], check=False)

@@ -16,6 +16,7 @@ KUBELET_HEALTHZ_PORT = 10248
 KUBE_PROXY_HEALTHZ_PORT = 10256
 COREDNS_HEALTH_PORT = 10054
 PAUSE_IMAGE = "localhost/stockpulse-pause"
+NETWORK = "stockpulse-local"  # the CNI network's name, also in the iptables rules it writes
 
 
 def ctr(layout: Layout, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -67,7 +68,7 @@ def cni_config(layout: Layout) -> None:
     net.mkdir(parents=True, exist_ok=True)
     conf = {
         "cniVersion": "1.0.0",
-        "name": "stockpulse-local",
+        "name": NETWORK,
         "plugins": [
             {
                 "type": "bridge",

@@ -63,6 +63,7 @@ class Cluster:
                 return
             time.sleep(interval)
         diagnose(self.layout)
+        print(self.k("logs", f"{RELEASE}-ingest-driver", "--tail=40", check=False), file=sys.stderr)
         raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
@@ -72,6 +73,7 @@ def cluster() -> Iterator[Cluster]:
         pytest.skip("the local cluster needs root (containers, iptables); this machine's CI runs as root")
     lay = layout()
     subprocess.run(["bash", str(ROOT / "scripts" / "images.sh")], check=True, timeout=3600)
+    lifecycle.reset(lay)  # a fresh cluster: nothing left from an earlier run
     try:
         try:
             lifecycle.up(lay)
