@@ -109,21 +109,23 @@ def test_bad_input_gets_a_json_error_and_no_event(client, publisher, method, pat
     assert client.get("/healthz").status_code == 200, "the server keeps serving"
 
 
-def test_order_is_503_and_not_placed_when_kafka_fails(client, publisher):
-    publisher.fail = True
+def test_order_is_503_and_not_placed_when_kafka_refuses(client, publisher):
+    publisher.refuse = True
     response = order(client)
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
     assert response.get_json()["error"]["code"] == "kafka_unavailable"
     assert client.post("/GOOG/buy/3").status_code == 503
     assert publisher.events == []
 
 
-def test_readiness_follows_kafka(client, publisher):
-    assert client.get("/readyz").status_code == 200
+def test_kafka_outage_keeps_the_probes_and_quotes_up_and_readiness_reports_it(client, publisher):
+    assert client.get("/readyz").get_json()["kafka"] == "reachable"
     publisher.reachable = False
-    response = client.get("/readyz")
-    assert response.status_code == 503 and response.get_json()["error"]["code"] == "not_ready"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "kafka": "unreachable"}
     assert client.get("/healthz").status_code == 200
+    assert client.get("/stocks/GOOG").status_code == 200
 
 
 def test_max_quantity_comes_from_settings(settings, publisher):

@@ -10,7 +10,8 @@ from flask import Request
 from ..events.model import SEED_HEADERS
 from .errors import ApiError
 
-_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
+ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
+_ID = re.compile(ID_PATTERN)
 
 
 def _identifier(request: Request, header: str) -> str | None:

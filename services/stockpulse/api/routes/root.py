@@ -29,5 +29,5 @@ def usage() -> Response:
     try:
         publisher().publish_async(DEFAULT_CALL, None, event)
     except PublishError as exc:
-        raise ApiError(503, "kafka_unavailable", str(exc)) from exc
+        raise ApiError(503, "kafka_unavailable", str(exc), retry_after_s=1) from exc
     return Response(USAGE, mimetype="text/plain")
