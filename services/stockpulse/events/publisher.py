@@ -115,14 +115,18 @@ class _Channel:
             deadline = time.monotonic() + drain_s
             while len(self.producer) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            self._stop.set()
+            self.close(timeout=0.0)
 
         threading.Thread(target=drain, name=f"kafka-retire-{self.name}", daemon=True).start()
 
     def close(self, timeout: float) -> int:
+        """Flush for up to ``timeout``, drop what is left, and end the producer's threads; return what was dropped."""
         left = self.producer.flush(timeout)
+        if left:
+            self.producer.purge()
         self._stop.set()
         self._thread.join(timeout=1.0)
+        self.producer.close()
         return left
 
 
