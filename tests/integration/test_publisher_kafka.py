@@ -27,27 +27,34 @@ def landed(bootstrap: str, session: str, expect: int) -> list[dict]:
     return [m["value"] for m in messages if m["value"]["session_id"] == session]
 
 
-def test_stalled_broker_leaves_the_order_in_doubt_and_it_lands_after_all(tmp_path):
+@pytest.fixture
+def own_broker(tmp_path):
+    """A broker of the test's own (it is stopped and stalled), a publisher on it, one order already placed."""
     broker = start_broker(tmp_path / "kafka")
     publisher = KafkaPublisher(broker.bootstrap, order_ack_timeout_ms=1500)
-    session = f"stall-{uuid.uuid4().hex[:8]}"
+    session = f"own-{uuid.uuid4().hex[:8]}"
     try:
         publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 1))
-        broker.process.signal(signal.SIGSTOP)
-        try:
-            started = time.monotonic()
-            with pytest.raises(PublishInDoubt):
-                publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 2))
-            assert time.monotonic() - started < 1.5 + 5.0
-        finally:
-            broker.process.signal(signal.SIGCONT)
-        # what the old "503, order not placed" answer got wrong: the unconfirmed order lands once the broker resumes
-        events = landed(broker.bootstrap, session, expect=2)
-        assert sorted(e["quantity"] for e in events) == [1, 2]
-        assert wait_for(lambda: _placed(publisher, session, 3), timeout=30), "the producer recovers"
+        yield broker, publisher, session
     finally:
         publisher.close()
         broker.stop()
+
+
+def test_stalled_broker_leaves_the_order_in_doubt_and_it_lands_after_all(own_broker):
+    broker, publisher, session = own_broker
+    broker.process.signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(PublishInDoubt):
+            publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 2))
+        assert time.monotonic() - started < 1.5 + 5.0
+    finally:
+        broker.process.signal(signal.SIGCONT)
+    # what the old "503, order not placed" answer got wrong: the unconfirmed order lands once the broker resumes
+    events = landed(broker.bootstrap, session, expect=2)
+    assert sorted(e["quantity"] for e in events) == [1, 2]
+    assert wait_for(lambda: _placed(publisher, session, 3), timeout=30), "the producer recovers"
 
 
 def _placed(publisher: KafkaPublisher, session: str, quantity: int) -> bool:
@@ -58,25 +65,18 @@ def _placed(publisher: KafkaPublisher, session: str, quantity: int) -> bool:
         return False
 
 
-def test_order_is_refused_without_sending_while_the_broker_is_down(tmp_path):
-    broker = start_broker(tmp_path / "kafka")
-    publisher = KafkaPublisher(broker.bootstrap, order_ack_timeout_ms=1500)
-    session = f"down-{uuid.uuid4().hex[:8]}"
-    try:
-        publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 1))
-        broker.stop()
-        assert wait_for(lambda: not publisher.kafka_reachable(), timeout=20)
-        with pytest.raises(PublishRefused):
-            publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 2))
-        broker.start()
-        broker.wait_ready()
-        assert wait_for(publisher.kafka_reachable, timeout=30)
-        publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 3))
-        time.sleep(2)  # a refused event would have had time to land
-        assert sorted(e["quantity"] for e in landed(broker.bootstrap, session, expect=2)) == [1, 3]
-    finally:
-        publisher.close()
-        broker.stop()
+def test_order_is_refused_without_sending_while_the_broker_is_down(own_broker):
+    broker, publisher, session = own_broker
+    broker.stop()
+    assert wait_for(lambda: not publisher.kafka_reachable(), timeout=20)
+    with pytest.raises(PublishRefused):
+        publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 2))
+    broker.start()
+    broker.wait_ready()
+    assert wait_for(publisher.kafka_reachable, timeout=30)
+    publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 3))
+    time.sleep(2)  # a refused event would have had time to land
+    assert sorted(e["quantity"] for e in landed(broker.bootstrap, session, expect=2)) == [1, 3]
 
 
 def test_fatal_producer_error_replaces_the_producer_and_orders_keep_landing(kafka):

@@ -196,3 +196,37 @@ def test_openapi_documents_the_key_and_the_in_doubt_answer(client):
         assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
         assert {"409", "422", "503", "504"} <= set(operation["responses"])
         assert "Retry-After" in operation["responses"]["504"]["headers"]
+
+
+class FlakyPrices:
+    """Simulated prices that can be told to fail, as a live source does."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.down = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def quote(self, ticker):
+        from stockpulse.prices import PriceUnavailable
+
+        if self.down:
+            raise PriceUnavailable(f"no price for {ticker}")
+        return self.inner.quote(ticker)
+
+
+def test_retry_of_an_order_in_doubt_needs_no_price(settings, publisher):
+    from stockpulse.api import create_app
+    from stockpulse.prices import SimulatedPrices
+
+    prices = FlakyPrices(SimulatedPrices(clock=lambda: 1_790_000_000.0))
+    client = create_app(settings, publisher=publisher, prices=prices).test_client()
+    key = str(uuid.uuid4())
+    publisher.doubt = True
+    assert keyed(client, key).status_code == 504
+    publisher.doubt, prices.down = False, True
+    assert keyed(client, key).status_code == 201, "the stored event is sent again; nothing to price"
+    fresh = keyed(client, str(uuid.uuid4()))
+    assert fresh.status_code == 503 and fresh.get_json()["error"]["code"] == "price_unavailable"
+    assert len(orders(publisher)) == 2

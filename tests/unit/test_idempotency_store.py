@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import tempfile
 import threading
-import uuid
-from pathlib import Path
 
 from stockpulse.api.idempotency_store import IdempotencyStore
 
@@ -23,7 +21,7 @@ def test_two_workers_racing_for_one_key_claim_it_once(tmp_path):
     def attempt(store: IdempotencyStore, key: str, n: int) -> None:
         start.wait()
         try:
-            outcome = store.begin("u", key, "fp", {**EVENT, "attempt": n}, lease_s=30).outcome
+            outcome = store.begin("u", key, "fp", lease_s=30).outcome
         except Exception as exc:  # a lost race must not surface as an error either
             outcome = type(exc).__name__
         with lock:
@@ -38,48 +36,67 @@ def test_two_workers_racing_for_one_key_claim_it_once(tmp_path):
     assert all(sorted(found) == ["busy"] * (threads_per_key - 1) + ["new"] for found in outcomes.values()), outcomes
 
 
+def claim(store, scope="u", key="k", fingerprint="fp", event=EVENT):
+    """A new claim with its event attached, as an attempt makes it."""
+    found = store.begin(scope, key, fingerprint, lease_s=30)
+    assert (found.outcome, found.event) == ("new", None)
+    return store.attach(scope, key, event)
+
+
 def test_records_move_from_pending_to_done_and_replay(tmp_path):
     store = IdempotencyStore(tmp_path / "keys.sqlite3", ttl_s=60)
-    assert store.begin("u", "k", "fp", EVENT, lease_s=30).outcome == "new"
+    claim(store)
     store.finish("u", "k", {"order_id": "o-1"})
-    replay = store.begin("u", "k", "fp", {**EVENT, "price": 99.0}, lease_s=30)
+    replay = store.begin("u", "k", "fp", lease_s=30)
     assert (replay.outcome, replay.answer, replay.event) == ("replay", {"order_id": "o-1"}, EVENT)
-    assert store.begin("u", "k", "other", EVENT, lease_s=30).outcome == "conflict"
-    assert store.begin("v", "k", "other", EVENT, lease_s=30).outcome == "new"  # keys are per customer
+    assert store.begin("u", "k", "other", lease_s=30).outcome == "conflict"
+    assert store.begin("v", "k", "other", lease_s=30).outcome == "new"  # keys are per customer
 
 
 def test_in_doubt_is_retried_with_the_first_event(tmp_path):
     store = IdempotencyStore(tmp_path / "keys.sqlite3", ttl_s=60)
-    store.begin("u", "k", "fp", EVENT, lease_s=30)
+    claim(store)
     store.doubt("u", "k")
-    retry = store.begin("u", "k", "fp", {**EVENT, "price": 99.0}, lease_s=30)
+    retry = store.begin("u", "k", "fp", lease_s=30)
     assert (retry.outcome, retry.event) == ("retry", EVENT)
 
 
-def test_forget_drops_a_new_record_only(tmp_path):
+def test_the_first_attached_event_wins(tmp_path):
+    now = [1000.0]
+    store = IdempotencyStore(tmp_path / "keys.sqlite3", ttl_s=60, clock=lambda: now[0])
+    assert store.begin("u", "k", "fp", lease_s=5).outcome == "new"
+    now[0] += 6  # the first attempt is slow: its lease runs out and another takes over
+    assert store.begin("u", "k", "fp", lease_s=5).outcome == "retry"
+    assert store.attach("u", "k", EVENT) == EVENT
+    assert store.attach("u", "k", {**EVENT, "price": 99.0}) == EVENT  # the slow one sends the same bytes
+
+
+def test_forget_drops_a_pending_record_only(tmp_path):
     store = IdempotencyStore(tmp_path / "keys.sqlite3", ttl_s=60)
-    store.begin("u", "k", "fp", EVENT, lease_s=30)
+    claim(store)
     store.forget("u", "k")
-    assert store.begin("u", "k", "fp2", EVENT, lease_s=30).outcome == "new"
+    claim(store, fingerprint="fp2")
     store.finish("u", "k", {"ok": 1})
     store.forget("u", "k")
-    assert store.begin("u", "k", "fp2", EVENT, lease_s=30).outcome == "replay"
+    assert store.begin("u", "k", "fp2", lease_s=30).outcome == "replay"
 
 
 def test_records_expire_after_the_ttl(tmp_path):
     now = [1000.0]
     store = IdempotencyStore(tmp_path / "keys.sqlite3", ttl_s=60, clock=lambda: now[0])
-    store.begin("u", "k", "fp", EVENT, lease_s=5)
+    claim(store)
     store.finish("u", "k", {"ok": 1})
     now[0] += 59
-    assert store.begin("u", "k", "other", EVENT, lease_s=5).outcome == "conflict"
+    assert store.begin("u", "k", "other", lease_s=5).outcome == "conflict"
     now[0] += 2
-    assert store.begin("u", "k", "other", EVENT, lease_s=5).outcome == "new"
+    assert store.begin("u", "k", "other", lease_s=5).outcome == "new"
 
 
-def test_unwritable_folder_falls_back_to_the_temporary_folder(tmp_path):
+def test_unwritable_folder_falls_back_to_the_temporary_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     store = IdempotencyStore(blocker / "sub" / "keys.sqlite3", ttl_s=60)
-    assert store.path == Path(tempfile.gettempdir()) / "stockpulse-idempotency.sqlite3"
-    assert store.begin("u", str(uuid.uuid4()), "fp", EVENT, lease_s=1).outcome == "new"
+    assert store.path == tmp_path / "tmp" / "stockpulse-idempotency.sqlite3"
+    assert store.begin("u", "k", "fp", lease_s=1).outcome == "new"

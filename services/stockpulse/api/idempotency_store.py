@@ -1,8 +1,8 @@
 """Records of keyed orders, shared by the API workers of one host (or pod) through one SQLite file.
 
-A record holds the order's event exactly as it was first built, so every attempt of
-the intent sends the same bytes (same ids, price and timestamps), and, once Kafka
-acknowledged one of them, the answer the client got. States:
+A record holds the order's event exactly as it was first built (``attach``), so every
+attempt of the intent sends the same bytes (same ids, price and timestamps), and, once
+Kafka acknowledged one of them, the answer the client got. States:
 
 * ``pending``: an attempt is producing the event right now; until its lease ends, a
   concurrent attempt is told to come back (409). A worker that died mid-attempt leaves
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS keyed_order (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
-    event TEXT NOT NULL,
+    event TEXT,
     state TEXT NOT NULL CHECK (state IN ('pending', 'in_doubt', 'done')),
     answer TEXT,
     lease_until REAL NOT NULL,
@@ -91,8 +91,9 @@ class IdempotencyStore:
             raise
         db.execute("COMMIT")
 
-    def begin(self, scope: str, key: str, fingerprint: str, event: dict[str, Any], lease_s: float) -> Claim:
-        """Claim the intent for one attempt; ``event`` is used only when no record exists yet."""
+    def begin(self, scope: str, key: str, fingerprint: str, lease_s: float) -> Claim:
+        """Claim the intent for one attempt. A claim to go ahead without an event (a new intent, or one
+        whose first attempt died before it had built its event) must ``attach`` one before sending."""
         now = self._clock()
         self._maybe_prune(now)
         with self._transaction() as db:
@@ -103,10 +104,10 @@ class IdempotencyStore:
             ).fetchone()
             if row is None or row[5] < now - self.ttl_s:
                 db.execute(
-                    "INSERT OR REPLACE INTO keyed_order VALUES (?, ?, ?, ?, 'pending', NULL, ?, ?)",
-                    (scope, key, fingerprint, json.dumps(event), now + lease_s, now),
+                    "INSERT OR REPLACE INTO keyed_order VALUES (?, ?, ?, NULL, 'pending', NULL, ?, ?)",
+                    (scope, key, fingerprint, now + lease_s, now),
                 )
-                return Claim("new", event=event)
+                return Claim("new")
             stored_fingerprint, stored_event, state, answer, lease_until, _ = row
             if stored_fingerprint != fingerprint:
                 return Claim("conflict")
@@ -118,7 +119,18 @@ class IdempotencyStore:
                 "UPDATE keyed_order SET state = 'pending', lease_until = ? WHERE scope = ? AND key = ?",
                 (now + lease_s, scope, key),
             )
-            return Claim("retry", event=json.loads(stored_event))
+            return Claim("retry", event=json.loads(stored_event) if stored_event else None)
+
+    def attach(self, scope: str, key: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Record the event every attempt of this intent will send, and return it: the one already
+        recorded, should a slow attempt whose lease ran out get here after the one that took over."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE keyed_order SET event = ? WHERE scope = ? AND key = ? AND event IS NULL",
+                (json.dumps(event), scope, key),
+            )
+            row = db.execute("SELECT event FROM keyed_order WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+        return json.loads(row[0]) if row and row[0] else event
 
     def finish(self, scope: str, key: str, answer: dict[str, Any]) -> None:
         """Kafka acknowledged the event: store the answer every repeat will get."""
@@ -136,7 +148,7 @@ class IdempotencyStore:
             )
 
     def forget(self, scope: str, key: str) -> None:
-        """Nothing of a new intent was sent: drop the record, so a retry is a fresh attempt."""
+        """Nothing of this intent was ever sent: drop the record, so a retry is a fresh attempt."""
         with self._transaction() as db:
             db.execute("DELETE FROM keyed_order WHERE scope = ? AND key = ? AND state = 'pending'", (scope, key))
 

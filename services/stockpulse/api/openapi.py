@@ -19,8 +19,10 @@ def _errors(*codes: int) -> dict[str, Any]:
         405: "Method not allowed",
         409: "An earlier request with this Idempotency-Key is still being answered (Retry-After)",
         413: "Body too large",
+        414: "Request line longer than 4094 bytes",
         415: "Not JSON",
         422: "Invalid order, or an Idempotency-Key already used for a different order",
+        431: "A header longer than 8190 bytes, or more than 100 headers",
         503: "Refused before anything was sent (Kafka unreachable) or prices unavailable; "
         "the order was not placed, retrying is safe (Retry-After)",
         504: "The order was sent but Kafka did not confirm it: it may be placed. Retry with the same "
@@ -76,6 +78,15 @@ _CREATED_HEADERS = {
 
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
+    spec = _spec(settings)
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            # gunicorn answers these itself, for any route, before the app sees the request (gunicorn_errors)
+            operation["responses"] = {**_errors(400, 414, 431), **operation["responses"]}
+    return spec
+
+
+def _spec(settings: Settings) -> dict[str, Any]:
     tickers = settings.tickers
     quote_ok = {
         "200": {

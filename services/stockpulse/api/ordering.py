@@ -73,22 +73,27 @@ def place(order: Order, answer: Answer) -> tuple[dict[str, Any], bool]:
     """Place ``order``; return the 201 body (built by ``answer`` from the event) and whether it is a replay."""
     context = request_context(request)
     key = idempotency_key(request)
-    price = current_quote(order.ticker).price
     if key is None:
-        event = stock_operation_event(order.ticker, order.side, order.quantity, price, context)
+        event = _event(order, context)
         _send(event, keyed=False)
         return answer(event), False
     intent = OrderIntent(
         context["user_id"] or "", key, fingerprint(order.route, order.ticker, order.side, order.quantity)
     )
-    event = stock_operation_event(order.ticker, order.side, order.quantity, price, context, ids=intent.ids())
-    return _place_keyed(intent, event, answer)
+    return _place_keyed(intent, order, context, answer)
 
 
-def _place_keyed(intent: OrderIntent, event: dict[str, Any], answer: Answer) -> tuple[dict[str, Any], bool]:
+def _event(order: Order, context: dict[str, Any], ids: tuple[str, str] | None = None) -> dict[str, Any]:
+    price = current_quote(order.ticker).price
+    return stock_operation_event(order.ticker, order.side, order.quantity, price, context, ids=ids)
+
+
+def _place_keyed(
+    intent: OrderIntent, order: Order, context: dict[str, Any], answer: Answer
+) -> tuple[dict[str, Any], bool]:
     store = idempotency_store()
     lease_s = settings().order_ack_timeout_ms / 1000.0 + LEASE_MARGIN_S
-    claim = store.begin(intent.scope, intent.key, intent.fingerprint, event, lease_s)
+    claim = store.begin(intent.scope, intent.key, intent.fingerprint, lease_s)
     if claim.outcome == "replay":
         assert claim.answer is not None
         return claim.answer, True
@@ -101,20 +106,27 @@ def _place_keyed(intent: OrderIntent, event: dict[str, Any], answer: Answer) -> 
             f"an earlier request with this {HEADER} is still being answered; retry shortly",
             retry_after_s=max(1, math.ceil(min(claim.retry_after_s, 5.0))),
         )
-    assert claim.event is not None
+    event, fresh = claim.event, claim.event is None
+    if event is None:  # nothing of this intent was sent yet: price it now
+        try:
+            event = _event(order, context, intent.ids())
+        except ApiError:
+            store.forget(intent.scope, intent.key)
+            raise
+        event = store.attach(intent.scope, intent.key, event)
     try:
-        _send(claim.event, keyed=True)
+        _send(event, keyed=True)
     except ApiError as error:
-        if error.status == 503 and claim.outcome == "new":
+        if error.status == 503 and fresh:
             store.forget(intent.scope, intent.key)
             raise
         # an earlier attempt may have landed: still in doubt, whatever this attempt met
         store.doubt(intent.scope, intent.key)
         if error.status == 503:
             unreachable = Exception("an earlier attempt is unconfirmed and Kafka is unreachable now")
-            raise _in_doubt(unreachable, claim.event["order_id"], keyed=True) from error
+            raise _in_doubt(unreachable, event["order_id"], keyed=True) from error
         raise
-    body = answer(claim.event)
+    body = answer(event)
     store.finish(intent.scope, intent.key, body)
     return body, False
 

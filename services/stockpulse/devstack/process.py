@@ -155,9 +155,8 @@ class ManagedProcess:
             )
         _CHILDREN[proc.pid] = proc
         try:
-            # Popen returns once the exec succeeded, so this is the started program's own record
             leader = psutil.Process(proc.pid)
-            identity = Identity(proc.pid, leader.create_time(), leader.cmdline(), tag)
+            identity = Identity(proc.pid, leader.create_time(), _settled_cmdline(leader), tag)
         except psutil.NoSuchProcess:
             identity = Identity(proc.pid, 0.0, list(argv), tag)  # exited already: matches nothing
         tmp = self.pid_file.with_suffix(".tmp")
@@ -191,6 +190,18 @@ class ManagedProcess:
         if identity is not None:
             _kill_group(identity, proc)
         self.pid_file.unlink(missing_ok=True)
+
+
+def _settled_cmdline(proc: psutil.Process, timeout: float = 2.0) -> list[str]:
+    """The command line of the program ``proc`` exec'd. Popen returns while the exec is finishing, when
+    /proc may still show the forked copy of this process's command line, or none."""
+    ours = psutil.Process().cmdline()
+    deadline = time.monotonic() + timeout
+    cmdline = proc.cmdline()
+    while (not cmdline or cmdline == ours) and time.monotonic() < deadline:
+        time.sleep(0.01)
+        cmdline = proc.cmdline()
+    return cmdline
 
 
 def _members(identity: Identity, leader: psutil.Process | None) -> list[psutil.Process]:
