@@ -96,6 +96,7 @@ def test_seed_order_route_keeps_the_seed_answer(client, publisher, action, task)
         ("get", "/stocks/GOOG", {"headers": {"X-User-Id": "x" * 65}}, 400, "invalid_header"),
         ("post", "/GOOG/buy/1", {"headers": {"X-Session-Id": "a b"}}, 400, "invalid_header"),
         ("get", "/a/b/c/d", {}, 404, "not_found"),
+        ("get", "/stocks//GOOG", {}, 404, "not_found"),
     ],
 )
 def test_bad_input_gets_a_json_error_and_no_event(client, publisher, method, path, kwargs, status, code):
@@ -126,6 +127,13 @@ def test_kafka_outage_keeps_the_probes_and_quotes_up_and_readiness_reports_it(cl
     assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "kafka": "unreachable"}
     assert client.get("/healthz").status_code == 200
     assert client.get("/stocks/GOOG").status_code == 200
+
+
+def test_a_whole_number_written_with_a_fraction_is_that_integer(client, publisher):
+    response = order(client, body={"side": "buy", "quantity": 3.0})
+    assert response.status_code == 201 and response.get_json()["quantity"] == 3
+    [(_, _, event)] = publisher.events
+    assert event["quantity"] == 3 and isinstance(event["quantity"], int)
 
 
 def test_max_quantity_comes_from_settings(settings, publisher):

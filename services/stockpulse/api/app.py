@@ -27,6 +27,8 @@ def create_app(
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
+    # "//stocks//GOOG" is a 404 like any unknown path, not a redirect the OpenAPI document does not describe
+    app.url_map.merge_slashes = False
     app.extensions["stockpulse.settings"] = settings
     app.extensions["stockpulse.prices"] = prices or make_provider(
         settings.price_source, settings.tickers, settings.price_cache_ttl_s

@@ -55,7 +55,7 @@ class FaultStack:
     def url(self) -> str:
         return self.settings.api_url
 
-    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [str(BIN / "stockpulse"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
@@ -69,7 +69,7 @@ class FaultStack:
     def down(self) -> None:
         self.cli("down")
 
-    def caught_up(self, timeout: float = 300) -> None:
+    def caught_up(self, timeout: float = 600) -> None:
         wait_caught_up(self.settings, self.ingest, timeout=timeout)
 
     def gunicorn_workers(self) -> list[int]:

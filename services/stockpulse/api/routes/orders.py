@@ -23,6 +23,9 @@ _DIGITS = re.compile(r"^[0-9]{1,12}$")
 
 
 def _checked_quantity(quantity: Any) -> int:
+    # JSON Schema's "integer" (the OpenAPI document's type) includes 3.0: a number whose fraction is zero
+    if isinstance(quantity, float) and quantity.is_integer():
+        quantity = int(quantity)
     maximum = settings().max_quantity
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
         raise ApiError(422, "invalid_quantity", f"quantity must be an integer from 1 to {maximum}")
