@@ -19,7 +19,8 @@ USAGE = (
     "  GET  /stocks/<ticker>                   quote as JSON\n"
     '  POST /stocks/<ticker>/orders            JSON {"side": "buy"|"sell", "quantity": <int>}\n'
     "  GET  /healthz /readyz /metrics /openapi.json\n"
-    "Optional headers X-User-Id and X-Session-Id identify the customer.\n"
+    "Optional headers X-User-Id and X-Session-Id identify the customer; orders take an\n"
+    "Idempotency-Key header: a retry with the same key never places the order twice.\n"
 )
 
 
