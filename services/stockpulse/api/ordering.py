@@ -106,14 +106,16 @@ def _place_keyed(
             f"an earlier request with this {HEADER} is still being answered; retry shortly",
             retry_after_s=max(1, math.ceil(min(claim.retry_after_s, 5.0))),
         )
-    event, fresh = claim.event, claim.event is None
-    if event is None:  # nothing of this intent was sent yet: price it now
+    event = claim.event
+    fresh = event is None  # nothing of this intent was sent yet: price it now
+    if fresh:
         try:
-            event = _event(order, context, intent.ids())
+            built = _event(order, context, intent.ids())
         except ApiError:
             store.forget(intent.scope, intent.key)
             raise
-        event = store.attach(intent.scope, intent.key, event)
+        event = store.attach(intent.scope, intent.key, built)
+        fresh = event == built  # else an attempt that outlived its lease got there first, and may have sent it
     try:
         _send(event, keyed=True)
     except ApiError as error:
