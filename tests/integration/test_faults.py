@@ -10,13 +10,16 @@ docs/reliability.md.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.integration.conftest import call
 from tests.integration.faults.accounting import Books, balance, read_ledger
 from tests.integration.faults.report import write
 from tests.integration.faults.stack import ORDER_ACK_TIMEOUT_MS, FaultStack, Load, lake_rows, topic_events
@@ -82,6 +85,26 @@ def books_intents(ledger, books: Books) -> list:
     """The ledger's answers to the customers whose rows are unexplained, for the failure message."""
     users = {row["user_id"] for row in books.unexplained}
     return [a for a in read_ledger(ledger) if a.get("user") in users and a["kind"] == "order"][-20:]
+
+
+def test_same_key_twice_is_one_order_in_the_lake_and_another_body_is_422(stack):
+    """The acceptance, against the stack ``stockpulse up`` starts: real gunicorn, Kafka and lake."""
+    user, key = f"acceptance-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    headers = {"Content-Type": "application/json", "X-User-Id": user, "Idempotency-Key": key}
+    body = json.dumps({"side": "buy", "quantity": 7}).encode()
+    first = call(stack.url, "POST", "/stocks/NVDA/orders", body=body, headers=headers)
+    again = call(stack.url, "POST", "/stocks/NVDA/orders", body=body, headers=headers)
+    assert first.status == again.status == 201
+    assert again.body == first.body and again.headers.get("Idempotent-Replayed") == "true"
+    other = json.dumps({"side": "buy", "quantity": 8}).encode()
+    reused = call(stack.url, "POST", "/stocks/NVDA/orders", body=other, headers=headers)
+    assert reused.status == 422 and reused.body["error"]["code"] == "idempotency_key_reused"
+    stack.caught_up()
+    assert [e["order_id"] for e in topic_events(stack.settings.kafka_bootstrap, "stock_operation", [user])] == [
+        first.body["order_id"]
+    ]
+    rows = lake_rows(stack.settings, "stock_operation", [user], ORDER_FIELDS)
+    assert [(r["order_id"], r["quantity"]) for r in rows] == [(first.body["order_id"], 7)]
 
 
 def unanswered_orders(books: Books) -> int:
