@@ -19,11 +19,16 @@ Locust's own settings come from its options or their ``LOCUST_*`` variables (``L
 ``STOCKPULSE_LOAD_SHAPE``    ``seed`` replaces the customers by the seed's script (below); empty = Locust's -u/-r []
 ``STOCKPULSE_SEED_USERS``    seed shape: how many copies of the script run side by side [1]
 ``STOCKPULSE_SEED_DURATION`` seed shape: seconds before it stops, 0 = until Locust's --run-time [0]
+``STOCKPULSE_ORDER_RETRY_S`` how long a customer keeps retrying an order that got no answer, 409, 503 or
+                             504, with the same ``Idempotency-Key``, after ``Retry-After``; 0 = never [0]
+``STOCKPULSE_LEDGER``        a file to which every answer is appended as one JSON line (the fault suite's
+                             accounting reads it); empty = none []
 ``STOCKPULSE_ORDER_LOG``     ``stdout``: print ``{"order_acknowledged": "<order_id>"}`` for every order answered 201,
                              so a test can audit the lake against what customers were told []
 
 Every request is judged here, not by Locust's default: a check fails unless answered 200, an order
 unless answered 201 with an ``order_id`` (the API answers 201 only once Kafka acknowledged the event).
+Every order carries an ``Idempotency-Key`` of its own, as a careful client's would.
 URLs that carry a ticker are grouped (``/stocks/[ticker]``) so the statistics stay readable.
 """
 
@@ -33,6 +38,8 @@ import itertools
 import json as jsonlib
 import os
 import random
+import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +49,9 @@ from locust import FastHttpUser, LoadTestShape, between, task
 SEED_TICKERS = ("MSFT", "AAPL", "AMZN", "GOOG", "BABA", "FB", "INTC", "NVDA", "CRM", "PYPL", "TSLA", "AMD")
 DEFAULT_MIX = {"check": 80, "buy": 10, "sell": 8, "burst": 2}
 SHAPES = ("", "seed")
+#: Answers after which an order is retried with the same key: no answer at all (0), in progress,
+#: refused before anything was sent, in doubt.
+RETRIED = (0, 409, 502, 503, 504)
 
 # Request names in Locust's statistics.
 CHECK = "/stocks/[ticker]"
@@ -65,6 +75,8 @@ class Config:
     shape: str = ""
     seed_users: int = 1
     seed_duration: float = 0.0
+    order_retry_s: float = 0.0
+    ledger: str = ""
 
     @property
     def weights(self) -> dict[str, int]:
@@ -137,14 +149,48 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         if not raw.isdigit() or int(raw) < 1:
             raise ConfigError(f"STOCKPULSE_SEED_USERS must be a positive integer, got {raw!r}")
         values["seed_users"] = int(raw)
-    if raw := get("STOCKPULSE_SEED_DURATION"):
-        try:
-            values["seed_duration"] = float(raw)
-        except ValueError:
-            values["seed_duration"] = -1.0
-        if values["seed_duration"] < 0:  # type: ignore[operator]
-            raise ConfigError(f"STOCKPULSE_SEED_DURATION must be seconds >= 0, got {raw!r}")
+    for field, name in (("seed_duration", "STOCKPULSE_SEED_DURATION"), ("order_retry_s", "STOCKPULSE_ORDER_RETRY_S")):
+        if raw := get(name):
+            values[field] = _seconds(name, raw)
+    if raw := get("STOCKPULSE_LEDGER"):
+        values["ledger"] = raw
     return Config(**values)  # type: ignore[arg-type]
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"{name} must be seconds >= 0, got {raw!r}")
+    return value
+
+
+def retry_delay(status: int, retry_after: str | None, waited: float, budget: float) -> float | None:
+    """Seconds to wait before the same order is sent again, or None when ``status`` is its final answer."""
+    if status not in RETRIED or waited >= budget:
+        return None
+    try:
+        delay = float(retry_after) if retry_after is not None else 0.5
+    except ValueError:
+        delay = 0.5
+    return min(max(delay, 0.1), 5.0, budget - waited)
+
+
+class Ledger:
+    """Every answer as one JSON line: what the fault suite holds against Kafka and the lake."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, **answer: object) -> None:
+        if not self.path:
+            return
+        line = jsonlib.dumps({"t": time.time(), **answer}, separators=(",", ":"))
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
 
 def zipf_weights(count: int, s: float) -> list[float]:
@@ -185,8 +231,11 @@ def plan_seed_burst(rng: random.Random, tickers: Sequence[str], mix: Mapping[str
 
 
 CONFIG = load_config()
+LEDGER = Ledger(CONFIG.ledger)
 ORDER_LOG = os.environ.get("STOCKPULSE_ORDER_LOG", "").strip().lower() == "stdout"
 _user_numbers = itertools.count(1)
+#: Unique per Locust run (a pid is not: pids are reused), so two runs' customers never share an id.
+_RUN = uuid.uuid4().hex[:12]
 
 
 class _Customer(FastHttpUser):
@@ -198,7 +247,7 @@ class _Customer(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.user_id = f"locust-{os.getpid()}-{next(_user_numbers)}"
+        self.user_id = f"locust-{_RUN}-{next(_user_numbers)}"
         self.picker = TickerPicker(CONFIG.tickers, CONFIG.zipf_s, self.rng)
         self.new_session()
 
@@ -213,29 +262,56 @@ class _Customer(FastHttpUser):
         return {"X-User-Id": self.user_id, "X-Session-Id": self.session_id}
 
     def check(self, path: str, name: str) -> None:
-        with self.client.get(path, headers=self.headers(), name=name, catch_response=True) as resp:
+        headers = self.headers()
+        with self.client.get(path, headers=headers, name=name, catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"check answered {resp.status_code}, expected 200")
+            LEDGER.record(kind="check", user=self.user_id, session=headers["X-Session-Id"], status=resp.status_code)
 
-    def order(self, path: str, name: str, json: dict | None = None) -> None:
-        with self.client.post(path, json=json, headers=self.headers(), name=name, catch_response=True) as resp:
-            if resp.status_code != 201:
-                resp.failure(f"order answered {resp.status_code}, expected 201")
+    def order(self, path: str, name: str, json: dict | None = None, what: tuple = ()) -> None:
+        """One order intent: one key, sent again after an answer that leaves it open, for ``order_retry_s``."""
+        headers = {**self.headers(), "Idempotency-Key": uuid.uuid4().hex}
+        started = time.monotonic()
+        for attempt in itertools.count(1):
+            with self.client.post(path, json=json, headers=headers, name=name, catch_response=True) as resp:
+                status = resp.status_code  # 0: no answer at all (refused, reset)
+                answer_headers = resp.headers or {}  # None when there was no answer
+                order_id = _order_id(resp.text)
+                if status != 201:
+                    resp.failure(f"order answered {status}, expected 201")
+                elif json is not None and not order_id:
+                    resp.failure("order answered 201 without an order_id")
+                elif order_id and ORDER_LOG:
+                    print(jsonlib.dumps({"order_acknowledged": order_id}), flush=True)
+            LEDGER.record(
+                kind="order",
+                user=self.user_id,
+                session=headers["X-Session-Id"],
+                key=headers["Idempotency-Key"],
+                attempt=attempt,
+                status=status,
+                order_id=order_id,
+                replayed=answer_headers.get("Idempotent-Replayed") == "true",
+                what=list(what),
+            )
+            waited = time.monotonic() - started
+            delay = retry_delay(status, answer_headers.get("Retry-After"), waited, CONFIG.order_retry_s)
+            if delay is None:
                 return
-            order_id = _order_id(resp.text)
-            if json is not None and not order_id:
-                resp.failure("order answered 201 without an order_id")
-            elif order_id and ORDER_LOG:
-                print(jsonlib.dumps({"order_acknowledged": order_id}), flush=True)
+            time.sleep(delay)
 
 
 def _order_id(body: str | None) -> str | None:
+    """The order id of a 201, or of the error object of a 503/504."""
     try:
         answer = jsonlib.loads(body or "")
     except ValueError:
         return None
-    order_id = answer.get("order_id") if isinstance(answer, dict) else None
-    return order_id if isinstance(order_id, str) and order_id else None
+    if not isinstance(answer, dict):
+        return None
+    error = answer.get("error")
+    found = error.get("order_id") if isinstance(error, dict) else answer.get("order_id")
+    return found if isinstance(found, str) and found else None
 
 
 def _weight(name: str) -> int:
@@ -249,7 +325,7 @@ class Customer(_Customer):
 
     def _order(self, ticker: str, side: str) -> None:
         body = {"side": side, "quantity": self.rng.randint(1, 50)}
-        self.order(f"/stocks/{ticker}/orders", BUY if side == "buy" else SELL, body)
+        self.order(f"/stocks/{ticker}/orders", BUY if side == "buy" else SELL, body, (ticker, side, body["quantity"]))
 
     @task(_weight("check"))
     def check_quote(self) -> None:
@@ -286,7 +362,8 @@ class SeedCustomer(_Customer):
                 self.check(f"/{burst.ticker}", SEED_CHECK)
             else:
                 name = SEED_ORDER.format(action=burst.action)
-                self.order(f"/{burst.ticker}/{burst.action}/{burst.quantity}", name)
+                what = (burst.ticker, burst.action, burst.quantity)
+                self.order(f"/{burst.ticker}/{burst.action}/{burst.quantity}", name, what=what)
 
 
 class SeedShape(LoadTestShape):

@@ -18,27 +18,41 @@ def contract_vectors(topic: str) -> dict[str, Any]:
 
 
 class RecordingPublisher:
-    """Stands in for Kafka in unit tests only; tests/integration proves the same against a real broker."""
+    """Stands in for Kafka in unit tests only; tests/integration proves the same against a real broker.
+
+    ``refuse``: nothing is recorded and the publish is refused (Kafka known down);
+    ``doubt``: the event is recorded (it landed) but the order's publish reports it unconfirmed.
+    """
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
-        self.fail = False
+        self.refuse = False
+        self.doubt = False
         self.reachable = True
         self._lock = threading.Lock()
 
     def _record(self, topic: str, key: str | None, event: dict[str, Any]) -> None:
-        from stockpulse.events.publisher import PublishError, encode
+        from stockpulse.events.publisher import PublishRefused, encode
 
-        if self.fail:
-            raise PublishError("recording publisher told to fail")
+        if self.refuse:
+            raise PublishRefused("recording publisher told to refuse")
         encode(event)  # must be serialisable exactly as the real publisher sends it
         with self._lock:
             self.events.append((topic, key, dict(event)))
 
     publish_async = _record
-    publish_sync = _record
 
-    def ping(self, timeout: float = 1.0) -> bool:
+    def publish_sync(self, topic: str, key: str | None, event: dict[str, Any]) -> None:
+        from stockpulse.events.publisher import PublishInDoubt
+
+        self._record(topic, key, event)
+        if self.doubt:
+            raise PublishInDoubt("recording publisher told to leave it in doubt")
+
+    def start(self) -> None:
+        pass
+
+    def kafka_reachable(self) -> bool:
         return self.reachable
 
     def queue_depth(self) -> int:

@@ -45,6 +45,8 @@ class Settings:
     max_body_bytes: int = 4096
     order_ack_timeout_ms: int = 5000
     check_delivery_timeout_ms: int = 300_000
+    idempotency_db: str = ""
+    idempotency_ttl_s: float = 86_400.0
     price_cache_ttl_s: float = 30.0
     run_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".run")
     warehouse: str = ""
@@ -67,6 +69,11 @@ class Settings:
     def warehouse_uri(self) -> str:
         """Where table data lives; a local folder under ``run_dir`` unless set."""
         return self.warehouse or (self.run_dir / "warehouse").as_uri()
+
+    @property
+    def idempotency_path(self) -> Path:
+        """The SQLite file the API workers share for ``Idempotency-Key`` records."""
+        return Path(self.idempotency_db) if self.idempotency_db else self.run_dir / "api" / "idempotency.sqlite3"
 
     @property
     def checkpoint_uri(self) -> str:
@@ -98,6 +105,8 @@ _ENV = {
     "max_body_bytes": "STOCKPULSE_MAX_BODY_BYTES",
     "order_ack_timeout_ms": "STOCKPULSE_ORDER_ACK_TIMEOUT_MS",
     "check_delivery_timeout_ms": "STOCKPULSE_CHECK_DELIVERY_TIMEOUT_MS",
+    "idempotency_db": "STOCKPULSE_IDEMPOTENCY_DB",
+    "idempotency_ttl_s": "STOCKPULSE_IDEMPOTENCY_TTL_S",
     "price_cache_ttl_s": "STOCKPULSE_PRICE_CACHE_TTL_S",
     "run_dir": "STOCKPULSE_RUN_DIR",
     "warehouse": "STOCKPULSE_WAREHOUSE",
@@ -164,7 +173,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[attr] = parse_tickers(raw)
         elif attr == "run_dir":
             values[attr] = Path(raw).resolve()
-        elif attr in ("price_cache_ttl_s", "trigger_seconds"):
+        elif attr in ("price_cache_ttl_s", "trigger_seconds", "idempotency_ttl_s"):
             values[attr] = _positive_float(var, raw)
         elif attr in (
             "max_quantity",

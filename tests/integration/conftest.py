@@ -77,3 +77,15 @@ def call(
     except ValueError:
         parsed = raw.decode("utf-8", "replace")
     return Reply(status, parsed, hdrs)
+
+
+def metric_total(url: str, name: str, **labels: str) -> float:
+    """Sum of the samples of metric ``name`` (with these labels) that ``/metrics`` shows now."""
+    text = call(url, "GET", "/metrics").body
+    total = 0.0
+    for line in text.splitlines():
+        if not (line.startswith(name + "{") or line.startswith(name + " ")):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

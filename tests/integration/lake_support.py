@@ -61,3 +61,25 @@ def sql_json(settings: Settings, query: str, timeout: float = 180) -> list[dict[
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def in_flight(progress: dict[str, Any]) -> bool:
+    """A batch has run for a good part of a typical batch: its merges are under way."""
+    started = progress.get("batch_started")
+    if started is None or started == progress.get("batch_finished"):
+        return False
+    history = progress.get("history") or []
+    typical = history[-1]["finished_at"] - history[-1]["started_at"] if history else 1.0
+    return time.time() - progress["batch_started_at"] > 0.4 * typical
+
+
+def kill_when(job: IngestJob, predicate, timeout: float = 120.0) -> dict:
+    """SIGKILL the job (driver and JVM) as soon as its progress satisfies ``predicate``; return that progress."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = job.progress()
+        if progress and predicate(progress):
+            job.kill()
+            return progress
+        time.sleep(0.02)
+    raise AssertionError(f"condition never met: {job.progress()}")

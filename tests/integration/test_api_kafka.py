@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from stockpulse.events import SEED_HEADERS, validation_errors
 
-from tests.integration.conftest import call
+from tests.integration.conftest import call, metric_total
 from tests.support import read_topic
 
 pytestmark = pytest.mark.integration
@@ -136,38 +136,27 @@ def test_bad_input_gets_its_code_and_produces_no_event(kafka, api):
     assert events_of_session(kafka.bootstrap, "stock_call", session, 0) == []
 
 
-def _metric_total(url: str, name: str, **labels: str) -> float:
-    text = call(url, "GET", "/metrics").body
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_metrics_count_exactly_the_requests_made(kafka, api):
     url = api.settings.api_url
     route_ok = dict(method="GET", route="/stocks/<ticker>", status="200")
     seed_order = dict(method="POST", route="/<stock_name>/<action>/<quantity>", status="201")
     unknown = dict(method="GET", route="/stocks/<ticker>", status="404")
     before = {
-        k: _metric_total(url, "stockpulse_http_requests_total", **v)
+        k: metric_total(url, "stockpulse_http_requests_total", **v)
         for k, v in (("ok", route_ok), ("order", seed_order), ("404", unknown))
     }
-    produced_before = _metric_total(url, "stockpulse_events_produced_total", topic="stock_operation")
+    produced_before = metric_total(url, "stockpulse_events_produced_total", topic="stock_operation")
     for _ in range(17):
         assert call(url, "GET", "/stocks/AMD").status == 200
     for _ in range(6):
         assert call(url, "POST", "/AMD/sell/2").status == 201
     for _ in range(4):
         assert call(url, "GET", "/stocks/XXXX").status == 404
-    assert _metric_total(url, "stockpulse_http_requests_total", **route_ok) - before["ok"] == 17
-    assert _metric_total(url, "stockpulse_http_requests_total", **seed_order) - before["order"] == 6
-    assert _metric_total(url, "stockpulse_http_requests_total", **unknown) - before["404"] == 4
-    assert _metric_total(url, "stockpulse_events_produced_total", topic="stock_operation") - produced_before == 6
+    assert metric_total(url, "stockpulse_http_requests_total", **route_ok) - before["ok"] == 17
+    assert metric_total(url, "stockpulse_http_requests_total", **seed_order) - before["order"] == 6
+    assert metric_total(url, "stockpulse_http_requests_total", **unknown) - before["404"] == 4
+    assert metric_total(url, "stockpulse_events_produced_total", topic="stock_operation") - produced_before == 6
     assert (
-        _metric_total(url, "stockpulse_http_request_duration_seconds_count", method="GET", route="/stocks/<ticker>")
+        metric_total(url, "stockpulse_http_request_duration_seconds_count", method="GET", route="/stocks/<ticker>")
         >= 17
     )

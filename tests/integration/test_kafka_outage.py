@@ -1,4 +1,5 @@
-"""With the broker down, orders are refused (503) and none of them reaches Kafka afterwards."""
+"""With the broker down, orders are refused (503) and none of them reaches Kafka afterwards,
+while the probes and quotes stay up and the metrics say Kafka is unreachable."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import uuid
 import pytest
 from stockpulse.devstack.api_server import ApiServer
 
-from tests.integration.conftest import api_settings, call, start_broker
-from tests.support import read_topic
+from tests.integration.conftest import api_settings, call, metric_total, start_broker
+from tests.support import read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +25,12 @@ def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
         headers = {"X-Session-Id": session}
         before = call(url, "POST", "/GOOG/buy/1", headers=headers)
         assert before.status == 201
-        assert call(url, "GET", "/readyz").status == 200
+        assert call(url, "GET", "/readyz").body == {"status": "ready", "kafka": "reachable"}
+        assert metric_total(url, "stockpulse_kafka_reachable") == 1
 
         broker.stop()
+        # every worker's watch notices (the gauge is the minimum over the workers)
+        assert wait_for(lambda: metric_total(url, "stockpulse_kafka_reachable") == 0, timeout=20)
         refused = [call(url, "POST", "/GOOG/sell/2", headers=headers) for _ in range(3)]
         refused.append(
             call(
@@ -39,15 +43,19 @@ def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
         )
         assert [r.status for r in refused] == [503] * 4
         assert all(r.body["error"]["code"] == "kafka_unavailable" for r in refused)
-        assert call(url, "GET", "/readyz").status == 503
+        assert all(r.headers["Retry-After"] == "1" for r in refused)
+        # the outage does not take the pod out of its Service, nor quotes down
+        ready = call(url, "GET", "/readyz")
+        assert (ready.status, ready.body) == (200, {"status": "ready", "kafka": "unreachable"})
         assert call(url, "GET", "/healthz").status == 200
+        assert call(url, "GET", "/stocks/GOOG", headers=headers).status == 200
 
         broker.start()
         broker.wait_ready()
         time.sleep(3)  # long enough for any retried message to have landed
         after = call(url, "POST", "/GOOG/buy/4", headers=headers)
         assert after.status == 201
-        assert call(url, "GET", "/readyz").status == 200
+        assert wait_for(lambda: metric_total(url, "stockpulse_kafka_reachable") == 1, timeout=20)
 
         events = [
             m["value"]

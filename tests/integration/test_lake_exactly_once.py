@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import time
 import uuid
 from collections import Counter
 
@@ -18,7 +17,15 @@ from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS, load_settings
 
 from tests.integration.conftest import start_broker
-from tests.integration.lake_support import STOCKPULSE, encode, produce, sql_json, wait_caught_up
+from tests.integration.lake_support import (
+    STOCKPULSE,
+    encode,
+    in_flight,
+    kill_when,
+    produce,
+    sql_json,
+    wait_caught_up,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -75,17 +82,6 @@ def bad_records(tag: str) -> list[tuple[str, str | None, bytes]]:
     ]
 
 
-def kill_when(job: IngestJob, predicate, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        progress = job.progress()
-        if progress and predicate(progress):
-            job.kill()
-            return progress
-        time.sleep(0.02)
-    raise AssertionError(f"condition never met: {job.progress()}")
-
-
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("lake-run")
@@ -130,15 +126,6 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     bad2 = bad_records("two")
     produce(settings.kafka_bootstrap, records(second) + dups2 + bad2)
     job.start(ui=False)
-
-    def in_flight(progress):
-        """A batch has run for a good part of a typical batch: its merges are under way."""
-        started = progress.get("batch_started")
-        if started is None or started == progress.get("batch_finished"):
-            return False
-        history = progress.get("history") or []
-        typical = history[-1]["finished_at"] - history[-1]["started_at"] if history else 1.0
-        return time.time() - progress["batch_started_at"] > 0.4 * typical
 
     crashed_in = kill_when(job, in_flight)
     assert crashed_in["batch_started"] != crashed_in["batch_finished"]

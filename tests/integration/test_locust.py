@@ -7,6 +7,7 @@ judged from Locust's own ``--csv`` statistics.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -22,8 +23,11 @@ LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 LOCUST = str(Path(sys.executable).parent / "locust")
 
 
-def run_locust(tmp_path: Path, host: str, *args: str, **env: str) -> dict[str, dict[str, str]]:
-    """Run Locust headless; return its stats rows by request name (plus "Aggregated")."""
+def run_locust(tmp_path: Path, host: str, *args: str, exit_code: int = 0, **env: str) -> dict[str, dict[str, str]]:
+    """Run Locust headless; return its stats rows by request name (plus "Aggregated").
+
+    Locust exits 1 when a request failed: ``exit_code`` says which code the run must end with.
+    """
     prefix = tmp_path / "run"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "STOCKPULSE_"))}
     result = subprocess.run(
@@ -50,7 +54,8 @@ def run_locust(tmp_path: Path, host: str, *args: str, **env: str) -> dict[str, d
     assert stats_file.exists(), result.stderr[-3000:]
     with stats_file.open() as fh:
         rows = {row["Name"]: row for row in csv.DictReader(fh)}
-    assert result.returncode == 0, f"locust exit {result.returncode}: {result.stderr[-3000:]}"
+    assert result.returncode == exit_code, f"locust exit {result.returncode}: {result.stderr[-3000:]}"
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
     return rows
 
 
@@ -98,3 +103,34 @@ def test_seed_shape_replays_the_seed_script_on_the_seed_routes(api, tmp_path):
     assert int(rows["Aggregated"]["Request Count"]) > 0
     assert int(rows["Aggregated"]["Failure Count"]) == 0
     assert "/[ticker]" in rows
+
+
+def test_retrying_customers_record_every_answer_even_when_no_server_answers(tmp_path):
+    """What the fault suite's books rest on: a refused connection is an answer too (status 0), recorded,
+    and the order is sent again with the same key until the retry budget is spent."""
+    from stockpulse.devstack.process import free_port
+
+    ledger = tmp_path / "answers.jsonl"
+    rows = run_locust(
+        tmp_path,
+        f"http://127.0.0.1:{free_port()}",
+        "-u",
+        "2",
+        "-r",
+        "2",
+        "-t",
+        "3s",
+        exit_code=1,
+        STOCKPULSE_MIX="buy:1",
+        STOCKPULSE_WAIT="0,0",
+        STOCKPULSE_ORDER_RETRY_S="2",
+        STOCKPULSE_LEDGER=str(ledger),
+    )
+    answers = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert answers and {a["status"] for a in answers} == {0}
+    assert len(answers) >= int(rows["Aggregated"]["Request Count"])  # Locust stops counting at its run time
+    by_key: dict[str, list[int]] = {}
+    for answer in answers:
+        by_key.setdefault(answer["key"], []).append(answer["attempt"])
+    assert all(attempts == list(range(1, len(attempts) + 1)) for attempts in by_key.values())
+    assert max(len(attempts) for attempts in by_key.values()) > 2, "retried with the same key"

@@ -96,6 +96,7 @@ def test_seed_order_route_keeps_the_seed_answer(client, publisher, action, task)
         ("get", "/stocks/GOOG", {"headers": {"X-User-Id": "x" * 65}}, 400, "invalid_header"),
         ("post", "/GOOG/buy/1", {"headers": {"X-Session-Id": "a b"}}, 400, "invalid_header"),
         ("get", "/a/b/c/d", {}, 404, "not_found"),
+        ("get", "/stocks//GOOG", {}, 404, "not_found"),
     ],
 )
 def test_bad_input_gets_a_json_error_and_no_event(client, publisher, method, path, kwargs, status, code):
@@ -109,21 +110,30 @@ def test_bad_input_gets_a_json_error_and_no_event(client, publisher, method, pat
     assert client.get("/healthz").status_code == 200, "the server keeps serving"
 
 
-def test_order_is_503_and_not_placed_when_kafka_fails(client, publisher):
-    publisher.fail = True
+def test_order_is_503_and_not_placed_when_kafka_refuses(client, publisher):
+    publisher.refuse = True
     response = order(client)
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
     assert response.get_json()["error"]["code"] == "kafka_unavailable"
     assert client.post("/GOOG/buy/3").status_code == 503
     assert publisher.events == []
 
 
-def test_readiness_follows_kafka(client, publisher):
-    assert client.get("/readyz").status_code == 200
+def test_kafka_outage_keeps_the_probes_and_quotes_up_and_readiness_reports_it(client, publisher):
+    assert client.get("/readyz").get_json()["kafka"] == "reachable"
     publisher.reachable = False
-    response = client.get("/readyz")
-    assert response.status_code == 503 and response.get_json()["error"]["code"] == "not_ready"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "kafka": "unreachable"}
     assert client.get("/healthz").status_code == 200
+    assert client.get("/stocks/GOOG").status_code == 200
+
+
+def test_a_whole_number_written_with_a_fraction_is_that_integer(client, publisher):
+    response = order(client, body={"side": "buy", "quantity": 3.0})
+    assert response.status_code == 201 and response.get_json()["quantity"] == 3
+    [(_, _, event)] = publisher.events
+    assert event["quantity"] == 3 and isinstance(event["quantity"], int)
 
 
 def test_max_quantity_comes_from_settings(settings, publisher):

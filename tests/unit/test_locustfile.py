@@ -8,6 +8,7 @@ threads and sockets under every other test in the session.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import sys
@@ -64,6 +65,8 @@ def test_config_reads_every_stockpulse_variable(lf):
             "STOCKPULSE_LOAD_SHAPE": "SEED",
             "STOCKPULSE_SEED_USERS": "3",
             "STOCKPULSE_SEED_DURATION": "12.5",
+            "STOCKPULSE_ORDER_RETRY_S": "90",
+            "STOCKPULSE_LEDGER": "/tmp/answers.jsonl",
         }
     )
     assert config.tickers == ("AAPL", "TSLA")
@@ -72,6 +75,7 @@ def test_config_reads_every_stockpulse_variable(lf):
     assert config.wait == (0.0, 0.5)
     assert config.session_tasks == (2, 3)
     assert (config.shape, config.seed_users, config.seed_duration) == ("seed", 3, 12.5)
+    assert (config.order_retry_s, config.ledger) == (90.0, "/tmp/answers.jsonl")
 
 
 @pytest.mark.parametrize(
@@ -90,6 +94,8 @@ def test_config_reads_every_stockpulse_variable(lf):
         ("STOCKPULSE_LOAD_SHAPE", "spike"),
         ("STOCKPULSE_SEED_USERS", "0"),
         ("STOCKPULSE_SEED_DURATION", "-3"),
+        ("STOCKPULSE_ORDER_RETRY_S", "soon"),
+        ("STOCKPULSE_ORDER_RETRY_S", "-1"),
     ],
 )
 def test_malformed_variable_is_rejected_with_its_name(lf, variable, value):
@@ -162,3 +168,33 @@ def test_seed_shape_runs_its_users_until_the_duration_then_stops(monkeypatch):
 def test_seed_shape_without_a_duration_leaves_the_end_to_locust(monkeypatch):
     lf = load_locustfile(monkeypatch, "stockpulse_locustfile_seed_open", STOCKPULSE_LOAD_SHAPE="seed")
     assert lf.SeedShape().tick_at(86_400) == (1, 1.0, [lf.SeedCustomer])
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "waited", "delay"),
+    [
+        (504, "1", 0.0, 1.0),  # in doubt: same key again after Retry-After
+        (503, "2", 10.0, 2.0),  # refused before anything was sent
+        (409, "30", 0.0, 5.0),  # an attempt in progress: waits are capped
+        (0, None, 0.0, 0.5),  # no answer at all (connection refused or reset)
+        (504, "bogus", 0.0, 0.5),
+        (504, "10", 57.0, 3.0),  # never past the budget
+        (504, "1", 60.0, None),  # budget spent: the last answer stands
+        (201, None, 0.0, None),
+        (422, None, 0.0, None),
+        (500, None, 0.0, None),
+    ],
+)
+def test_orders_are_retried_only_while_their_outcome_is_open(lf, status, retry_after, waited, delay):
+    assert lf.retry_delay(status, retry_after, waited, 60.0) == delay
+
+
+def test_ledger_appends_one_json_line_per_answer(lf, tmp_path):
+    path = tmp_path / "answers.jsonl"
+    ledger = lf.Ledger(str(path))
+    ledger.record(kind="order", status=504, order_id="o-1")
+    ledger.record(kind="check", status=200)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(a["kind"], a["status"]) for a in lines] == [("order", 504), ("check", 200)]
+    assert all(isinstance(a["t"], float) for a in lines)
+    lf.Ledger("").record(kind="check", status=200)  # no ledger: nothing written, no error

@@ -11,6 +11,7 @@ from ..prices import PriceProvider, make_provider
 from ..settings import Settings, load_settings
 from . import metrics
 from .errors import ApiError, register_error_handlers
+from .idempotency_store import IdempotencyStore
 from .routes import docs, health, orders, quotes, root
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ def create_app(
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
+    # "//stocks//GOOG" is a 404 like any unknown path, not a redirect the OpenAPI document does not describe
+    app.url_map.merge_slashes = False
     app.extensions["stockpulse.settings"] = settings
     app.extensions["stockpulse.prices"] = prices or make_provider(
         settings.price_source, settings.tickers, settings.price_cache_ttl_s
@@ -35,7 +38,10 @@ def create_app(
         order_ack_timeout_ms=settings.order_ack_timeout_ms,
         check_delivery_timeout_ms=settings.check_delivery_timeout_ms,
         on_delivery=metrics.record_delivery,
+        on_replaced=metrics.record_replaced,
+        on_reachability=metrics.record_reachability,
     )
+    app.extensions["stockpulse.idempotency"] = IdempotencyStore(settings.idempotency_path, settings.idempotency_ttl_s)
 
     @app.before_request
     def _limit_body() -> None:
@@ -47,6 +53,8 @@ def create_app(
     metrics.init_app(app)
     for module in (health, docs, root, quotes, orders):
         app.register_blueprint(module.bp)
+    # After the fork (gunicorn builds the app in each worker): Kafka health is known before traffic.
+    app.extensions["stockpulse.publisher"].start()
     return app
 
 
@@ -55,3 +63,6 @@ def close_app(app: Flask) -> None:
     publisher = app.extensions.get("stockpulse.publisher")
     if publisher is not None:
         publisher.close()
+    store = app.extensions.get("stockpulse.idempotency")
+    if store is not None:
+        store.close()

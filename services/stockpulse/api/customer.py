@@ -10,7 +10,9 @@ from flask import Request
 from ..events.model import SEED_HEADERS
 from .errors import ApiError
 
-_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
+#: Up to 64 of these characters; an empty header is the same as none (anonymous).
+ID_PATTERN = r"^[A-Za-z0-9._:@-]{0,64}$"
+_ID = re.compile(ID_PATTERN)
 
 
 def _identifier(request: Request, header: str) -> str | None:

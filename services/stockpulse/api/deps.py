@@ -1,4 +1,4 @@
-"""What routes need from the app: settings, price source, publisher, and the ticker check."""
+"""What routes need from the app: settings, price source, publisher, idempotency store, and the ticker check."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ..events.publisher import Publisher
 from ..prices import PriceProvider, PriceUnavailable, Quote
 from ..settings import Settings
 from .errors import ApiError
+from .idempotency_store import IdempotencyStore
 
 
 def settings() -> Settings:
@@ -16,6 +17,10 @@ def settings() -> Settings:
 
 def publisher() -> Publisher:
     return current_app.extensions["stockpulse.publisher"]
+
+
+def idempotency_store() -> IdempotencyStore:
+    return current_app.extensions["stockpulse.idempotency"]
 
 
 def prices() -> PriceProvider:

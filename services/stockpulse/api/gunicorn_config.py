@@ -3,6 +3,8 @@
 * ``gthread`` workers; each worker builds its app (no ``preload_app``), so the
   Kafka producers are created after the fork and never shared across processes.
 * ``worker_exit`` flushes the worker's producers on graceful shutdown (SIGTERM).
+* the answers gunicorn gives itself (request line or headers too large, malformed
+  HTTP) are JSON errors like the app's (``gunicorn_errors``).
 * Prometheus multiprocess mode: a metrics folder is set and emptied before any
   process imports ``prometheus_client``; dead workers are marked.
 """
@@ -14,6 +16,7 @@ import shutil
 import sys
 import tempfile
 
+from stockpulse.api import gunicorn_errors
 from stockpulse.logconfig import JsonFormatter
 from stockpulse.settings import SettingsError, load_settings
 
@@ -28,6 +31,8 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 # Emptied once, in the master, before any process writes metric files.
 shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+gunicorn_errors.install()
 
 bind = [_settings.api_bind]
 workers = _settings.workers

@@ -31,6 +31,14 @@ LATENCY = Histogram(
 )
 EVENTS_PRODUCED = Counter("stockpulse_events_produced_total", "Events acknowledged by Kafka", ["topic"])
 EVENTS_FAILED = Counter("stockpulse_events_failed_total", "Events Kafka did not take or acknowledge", ["topic"])
+PRODUCERS_REPLACED = Counter(
+    "stockpulse_kafka_producers_replaced_total", "Kafka producers replaced after a fatal error", ["producer"]
+)
+KAFKA_REACHABLE = Gauge(
+    "stockpulse_kafka_reachable",
+    "1 when the brokers answered this worker's last metadata request, else 0 (min over workers)",
+    multiprocess_mode="livemin",
+)
 QUEUE_DEPTH = Gauge(
     "stockpulse_producer_queue_depth", "Events waiting in the producers' queues", multiprocess_mode="livesum"
 )
@@ -48,6 +56,14 @@ bp = Blueprint("metrics", __name__)
 
 def record_delivery(topic: str, ok: bool) -> None:
     (EVENTS_PRODUCED if ok else EVENTS_FAILED).labels(topic=topic).inc()
+
+
+def record_replaced(producer: str) -> None:
+    PRODUCERS_REPLACED.labels(producer=producer).inc()
+
+
+def record_reachability(ok: bool) -> None:
+    KAFKA_REACHABLE.set(1 if ok else 0)
 
 
 def _registry() -> CollectorRegistry:

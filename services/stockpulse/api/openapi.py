@@ -6,6 +6,8 @@ from typing import Any
 
 from .. import __version__
 from ..settings import Settings
+from .customer import ID_PATTERN
+from .idempotency import HEADER, KEY_PATTERN
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -15,12 +17,26 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Bad request",
         404: "Unknown ticker or action",
         405: "Method not allowed",
+        409: "An earlier request with this Idempotency-Key is still being answered (Retry-After)",
         413: "Body too large",
+        414: "Request line longer than 4094 bytes",
         415: "Not JSON",
-        422: "Invalid order",
-        503: "Kafka or prices unavailable",
+        422: "Invalid order, or an Idempotency-Key already used for a different order",
+        431: "A header longer than 8190 bytes, or more than 100 headers",
+        503: "Refused before anything was sent (Kafka unreachable) or prices unavailable; "
+        "the order was not placed, retrying is safe (Retry-After)",
+        504: "The order was sent but Kafka did not confirm it: it may be placed. Retry with the same "
+        "Idempotency-Key to learn the outcome; that never places it twice (Retry-After, error.order_id)",
     }
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+    retry = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "seconds"}}
+    return {
+        str(c): {
+            "description": text[c],
+            "content": {"application/json": {"schema": _ERROR}},
+            **({"headers": retry} if c in (409, 503, 504) else {}),
+        }
+        for c in codes
+    }
 
 
 def _ticker_param(name: str, tickers: tuple[str, ...]) -> dict[str, Any]:
@@ -34,12 +50,43 @@ def _ticker_param(name: str, tickers: tuple[str, ...]) -> dict[str, Any]:
 
 
 _CUSTOMER = [
-    {"name": "X-User-Id", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 64}},
-    {"name": "X-Session-Id", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 64}},
+    {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": ID_PATTERN},
+        "description": what,
+    }
+    for name, what in (("X-User-Id", "the customer; lands in the events"), ("X-Session-Id", "the customer's session"))
 ]
+_IDEMPOTENCY_KEY = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": KEY_PATTERN},
+    "description": "One key per customer intent (a UUID is best), optionally as a quoted string. A repeat with "
+    "the same key and order gets the original answer (header Idempotent-Replayed: true) and never a second "
+    "order; the same key with another order is a 422. Keys are scoped by X-User-Id and kept for "
+    "STOCKPULSE_IDEMPOTENCY_TTL_S (default 24 h).",
+}
+_CREATED_HEADERS = {
+    "Idempotent-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "present when this is the stored answer to an earlier request with the same key",
+    }
+}
 
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
+    spec = _spec(settings)
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            # gunicorn answers these itself, for any route, before the app sees the request (gunicorn_errors)
+            operation["responses"] = {**_errors(400, 414, 431), **operation["responses"]}
+    return spec
+
+
+def _spec(settings: Settings) -> dict[str, Any]:
     tickers = settings.tickers
     quote_ok = {
         "200": {
@@ -69,9 +116,25 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
             },
             "/readyz": {
                 "get": {
-                    "summary": "Readiness: Kafka reachable",
+                    "summary": "Readiness: the app is built; reports Kafka without depending on it",
                     "operationId": "readyz",
-                    "responses": {"200": {"description": "Ready"}, **_errors(503)},
+                    "responses": {
+                        "200": {
+                            "description": "Ready",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["status", "kafka"],
+                                        "properties": {
+                                            "status": {"const": "ready"},
+                                            "kafka": {"enum": ["reachable", "unreachable"]},
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    },
                 }
             },
             "/metrics": {
@@ -105,7 +168,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Buy or sell shares; 201 only once Kafka acknowledged the order event",
                     "operationId": "createOrder",
-                    "parameters": [_ticker_param("ticker", tickers), *_CUSTOMER],
+                    "parameters": [_ticker_param("ticker", tickers), *_CUSTOMER, _IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -125,9 +188,10 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                     "responses": {
                         "201": {
                             "description": "Order placed",
+                            "headers": _CREATED_HEADERS,
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}},
                         },
-                        **_errors(400, 404, 413, 415, 422, 503),
+                        **_errors(400, 404, 409, 413, 415, 422, 503, 504),
                     },
                 }
             },
@@ -158,10 +222,12 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                             "schema": {"type": "integer", "minimum": 1, "maximum": settings.max_quantity},
                         },
                         *_CUSTOMER,
+                        _IDEMPOTENCY_KEY,
                     ],
                     "responses": {
                         "201": {
                             "description": "Order placed",
+                            "headers": _CREATED_HEADERS,
                             "content": {
                                 "application/json": {
                                     "schema": {
@@ -172,7 +238,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                                 }
                             },
                         },
-                        **_errors(400, 404, 413, 422, 503),
+                        **_errors(400, 404, 409, 413, 422, 503, 504),
                     },
                 }
             },
@@ -186,7 +252,15 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                         "error": {
                             "type": "object",
                             "required": ["code", "message"],
-                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "order_id": {
+                                    "type": "string",
+                                    "format": "uuid",
+                                    "description": "the order a 503 or 504 is about",
+                                },
+                            },
                         }
                     },
                 },

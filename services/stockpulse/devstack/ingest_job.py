@@ -17,7 +17,7 @@ class IngestJob:
         self.process = ManagedProcess(name, settings.run_dir)
         self.progress_file = progress_path(settings.run_dir)
 
-    def start(self, timeout: float = 180.0, ui: bool = True) -> None:
+    def start(self, timeout: float = 300.0, ui: bool = True) -> None:
         """Start the job and wait until its query runs (the first progress is written)."""
         self.progress_file.unlink(missing_ok=True)
         env = {**os.environ, **settings_env(self.settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}

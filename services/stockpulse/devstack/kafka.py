@@ -104,7 +104,7 @@ class KafkaBroker:
         if result.returncode != 0:
             raise RuntimeError(f"formatting Kafka storage failed: {(result.stderr or result.stdout).strip()[-2000:]}")
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         self.format()
         self._write_config()
         self.process.start(self._java("kafka.Kafka", str(self.config_file)))

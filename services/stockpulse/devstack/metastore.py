@@ -65,7 +65,7 @@ class LocalMetastore:
             args += ["--hiveconf", f"{key}={value}"]
         return args
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.process.start(self.argv(), cwd=self.home)
         wait_until(lambda: port_open("127.0.0.1", self.port), timeout, "metastore", alive=self.process.running)

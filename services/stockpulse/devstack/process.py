@@ -1,14 +1,40 @@
-"""A background process known by its pid file, so ``up``, ``down`` and ``status`` can run in separate shells."""
+"""A background process known by its pid file, so ``up``, ``down`` and ``status`` can run in separate shells.
+
+A pid alone does not name a process for long: once ours exits, the kernel may hand its
+number to any other program, and a stale pid file would then make ``down`` kill a
+stranger. So the pid file records who the process is, and every signal checks it first:
+
+* the leader (the process ``start`` launched, head of its own session and process
+  group) must still have the start time and command line recorded at launch (a pid
+  and a start time name one process since boot; the command line guards the rest);
+* the processes left in its group (gunicorn's workers, the JVM pyspark starts) are
+  recognised by a random tag that ``start`` put in the environment they inherited.
+
+A process that fails these checks is left alone and its pid file dropped.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+#: Environment variable carrying a started process's tag to everything it starts.
+TAG_ENV = "STOCKPULSE_PROCESS_TAG"
+#: Start times come from /proc in clock ticks (10 ms); two reads of one process give the same value.
+_START_TOLERANCE_S = 0.001
 
 
 class ProcessError(RuntimeError):
@@ -47,19 +73,66 @@ def wait_until(
     raise ProcessError(f"{what}: not ready after {timeout:.0f}s")
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What the pid file says about the process ``start`` launched."""
+
+    pid: int
+    started: float  # psutil's create_time, seconds since the epoch
+    cmdline: list[str]
+    tag: str
+
+    def matches(self, proc: psutil.Process) -> bool:
+        """Same start time, and the same command line (or, had it exec'd another program since, our tag)."""
+        try:
+            with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    return False
+                if abs(proc.create_time() - self.started) >= _START_TOLERANCE_S:
+                    return False
+                return proc.cmdline() == self.cmdline or self.owns(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False
+
+    def owns(self, proc: psutil.Process) -> bool:
+        """Whether ``proc`` was started by our process (it inherited the tag)."""
+        try:
+            return proc.environ().get(TAG_ENV) == self.tag
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
+
 class ManagedProcess:
     def __init__(self, name: str, run_dir: Path) -> None:
         self.name = name
         self.pid_file = run_dir / "pids" / f"{name}.pid"
         self.log_file = run_dir / "logs" / f"{name}.log"
 
-    def pid(self) -> int | None:
-        _reap()
+    def _recorded(self) -> Identity | None:
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            data = json.loads(self.pid_file.read_text())
+            return Identity(int(data["pid"]), float(data["started"]), list(data["cmdline"]), str(data["tag"]))
+        except FileNotFoundError:
             return None
-        return pid if _alive(pid) else None
+        except (ValueError, KeyError, TypeError):
+            log.warning("pid file without an identity; its process is left alone", extra={"file": str(self.pid_file)})
+            return None
+
+    def _leader(self) -> tuple[Identity | None, psutil.Process | None]:
+        """The recorded identity, and the live process that still matches it (None when it does not)."""
+        _reap()
+        identity = self._recorded()
+        if identity is None:
+            return None, None
+        try:
+            proc = psutil.Process(identity.pid)
+        except psutil.NoSuchProcess:
+            return identity, None
+        return identity, (proc if identity.matches(proc) else None)
+
+    def pid(self) -> int | None:
+        _, proc = self._leader()
+        return proc.pid if proc is not None else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -69,62 +142,98 @@ class ManagedProcess:
             raise ProcessError(f"{self.name} is already running (pid {self.pid()})")
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
+        tag = uuid.uuid4().hex
+        with self.log_file.open("ab") as log_fh:
             proc = subprocess.Popen(
                 list(argv),
-                stdout=log,
+                stdout=log_fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=dict(env) if env is not None else None,
+                env={**(os.environ if env is None else env), TAG_ENV: tag},
                 cwd=cwd,
                 start_new_session=True,
             )
         _CHILDREN[proc.pid] = proc
-        self.pid_file.write_text(f"{proc.pid}\n")
+        try:
+            leader = psutil.Process(proc.pid)
+            identity = Identity(proc.pid, leader.create_time(), _settled_cmdline(leader), tag)
+        except psutil.NoSuchProcess:
+            identity = Identity(proc.pid, 0.0, list(argv), tag)  # exited already: matches nothing
+        tmp = self.pid_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(identity)) + "\n")
+        tmp.replace(self.pid_file)
         return proc.pid
 
     def signal(self, sig: int) -> None:
-        pid = self.pid()
-        if pid is not None:
-            os.kill(pid, sig)
+        """Send ``sig`` to the process, only if it is still the one this pid file started."""
+        _, proc = self._leader()
+        if proc is not None:
+            proc.send_signal(sig)
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM to the process, wait, then SIGKILL to its whole process group (no orphans); True if it ran."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
-            _reap()
-            time.sleep(0.1)
-        _kill_group(pid)
+        """SIGTERM to the process, wait, then SIGKILL to what is left of its group (no orphans); True if it ran."""
+        identity, proc = self._leader()
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and identity.matches(proc):  # type: ignore[union-attr]
+                _reap()
+                time.sleep(0.1)
+        if identity is not None:
+            _kill_group(identity, proc)
         self.pid_file.unlink(missing_ok=True)
-        return True
+        return proc is not None
 
     def kill(self) -> None:
-        """SIGKILL to the process group without a chance to clean up: what a crash looks like."""
-        pid = self.pid()
-        if pid is not None:
-            _kill_group(pid)
+        """SIGKILL to the process and its group without a chance to clean up: what a crash looks like."""
+        identity, proc = self._leader()
+        if identity is not None:
+            _kill_group(identity, proc)
         self.pid_file.unlink(missing_ok=True)
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL every process left in ``pid``'s group (it leads one: ``start_new_session``)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
+def _settled_cmdline(proc: psutil.Process, timeout: float = 2.0) -> list[str]:
+    """The command line of the program ``proc`` exec'd. Popen returns while the exec is finishing, when
+    /proc may still show the forked copy of this process's command line, or none."""
+    ours = psutil.Process().cmdline()
+    deadline = time.monotonic() + timeout
+    cmdline = proc.cmdline()
+    while (not cmdline or cmdline == ours) and time.monotonic() < deadline:
+        time.sleep(0.01)
+        cmdline = proc.cmdline()
+    return cmdline
+
+
+def _members(identity: Identity, leader: psutil.Process | None) -> list[psutil.Process]:
+    """The verified leader and the live processes of its group that carry its tag."""
+    found = [leader] if leader is not None else []
+    for fields, pid in _group(identity.pid):
+        if fields[0] == "Z" or pid == identity.pid:
+            continue
+        try:
+            proc = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            continue
+        if identity.owns(proc):
+            found.append(proc)
+    return found
+
+
+def _kill_group(identity: Identity, leader: psutil.Process | None) -> None:
+    """SIGKILL our processes in the group ``identity`` leads, and wait until they are gone."""
+    members = _members(identity, leader)
+    for proc in members:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            continue
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (_alive(pid) or _group_alive(pid)):
+    while time.monotonic() < deadline and any(_alive(p) for p in members):
         _reap()
         time.sleep(0.05)
 
 
-def group_stats(pgid: int) -> list[list[str]]:
-    """``/proc/<pid>/stat`` fields after the command name (state first) of every process in group ``pgid``."""
+def _group(pgid: int) -> list[tuple[list[str], int]]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -135,12 +244,13 @@ def group_stats(pgid: int) -> list[list[str]]:
         except OSError:
             continue
         if int(fields[2]) == pgid:
-            found.append(fields)
+            found.append((fields, int(entry)))
     return found
 
 
-def _group_alive(pgid: int) -> bool:
-    return any(fields[0] != "Z" for fields in group_stats(pgid))
+def group_stats(pgid: int) -> list[list[str]]:
+    """``/proc/<pid>/stat`` fields after the command name (state first) of every process in group ``pgid``."""
+    return [fields for fields, _ in _group(pgid)]
 
 
 def _reap() -> None:
@@ -149,15 +259,8 @@ def _reap() -> None:
             del _CHILDREN[pid]
 
 
-def _alive(pid: int) -> bool:
+def _alive(proc: psutil.Process) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited already
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True

@@ -27,10 +27,12 @@ def now_ms() -> float:
     return time.time() * 1000.0
 
 
-def _base(event_type: str, stock_name: str | None, context: Mapping[str, Any]) -> dict[str, Any]:
+def _base(
+    event_type: str, stock_name: str | None, context: Mapping[str, Any], event_id: str | None = None
+) -> dict[str, Any]:
     headers: Mapping[str, str | None] = context.get("headers", {})
     event: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
+        "event_id": event_id or str(uuid.uuid4()),
         "schema_version": SCHEMA_VERSION,
         "event_type": event_type,
         "event_timestamp": now_ms(),
@@ -63,13 +65,20 @@ def stock_call_event(stock_name: str, quote: Mapping[str, Any], context: Mapping
 
 
 def stock_operation_event(
-    stock_name: str, side: str, quantity: int, price: float, context: Mapping[str, Any]
+    stock_name: str,
+    side: str,
+    quantity: int,
+    price: float,
+    context: Mapping[str, Any],
+    ids: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    """An order event; ``ids`` (event id, order id) are given when an ``Idempotency-Key`` fixes them."""
     if side not in ("buy", "sell"):
         raise ValueError(f"side must be buy or sell, got {side!r}")
-    event = _base(f"{side}_{stock_name}", stock_name, context)
+    event_id, order_id = ids or (str(uuid.uuid4()), str(uuid.uuid4()))
+    event = _base(f"{side}_{stock_name}", stock_name, context, event_id)
     event.update(
-        order_id=str(uuid.uuid4()),
+        order_id=order_id,
         side=side,
         quantity=int(quantity),
         price=float(price),

@@ -1,18 +1,33 @@
 """The event publisher: owns the Kafka producers of one process and nothing else does.
 
-Two idempotent producers (``acks=all``) per process, because the two kinds of
-events need different promises:
+Two idempotent producers (``acks=all``) per process, each with its own poll thread
+(a blocking poll of one must never delay the other's delivery reports), because the
+two kinds of events need different promises:
 
 * quote checks are fire-and-forget for the request (``publish_async``); librdkafka
   retries them for ``check_delivery_timeout_ms`` and the delivery callback counts
   success and failure in metrics;
-* orders are answered only after the broker acknowledged the event
-  (``publish_sync``). Their producer's ``message.timeout.ms`` equals the time the
-  request waits, so a message reported as failed is never delivered later: a 503
-  order leaves no event behind.
+* orders wait for the broker's acknowledgement (``publish_sync``), at most the order
+  producer's ``message.timeout.ms``. Besides success there are two outcomes, and they
+  must not be confused:
 
-Producers are created lazily on first use, i.e. inside each gunicorn worker after
-the fork, never in the master.
+  - ``PublishRefused``: nothing was handed to Kafka (the brokers are known to be
+    unreachable, or the local queue refused the event). The event cannot land.
+  - ``PublishInDoubt``: the event was handed to Kafka and not confirmed in time, or
+    its report was an error. librdkafka reports a message that timed out while in
+    flight as failed although the broker may have written it (its
+    ``POSSIBLY_PERSISTED`` status, which the Python client does not expose), e.g.
+    when a stalled broker resumes. Such an event may still land.
+
+Health: a watch thread asks the brokers for metadata every ``WATCH_INTERVAL_S``;
+that reachability is what metrics report, and while the brokers are known to be
+down orders are refused before anything is queued. A fatal producer error (librdkafka
+gives up on the producer for good) retires the producer: its queued messages fail,
+the next publish builds a new producer, ``on_replaced`` is called and an error line
+logged, so one broken producer never leaves a worker refusing orders until restart.
+
+Producers are created on ``start`` or first use, i.e. inside each gunicorn worker
+after the fork, never in the master.
 """
 
 from __future__ import annotations
@@ -30,19 +45,44 @@ log = logging.getLogger(__name__)
 
 DeliveryHook = Callable[[str, bool], None]
 
+WATCH_INTERVAL_S = 2.0
+CHECKS, ORDERS = "checks", "orders"
+
+#: Delivery errors that mean the broker did not write the message (it was rejected, or never sent).
+_NOT_PERSISTED = {
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.INVALID_RECORD,
+    KafkaError._PURGE_QUEUE,
+    KafkaError._INVALID_ARG,
+}
+
 
 class PublishError(RuntimeError):
     """The event could not be handed to Kafka or was not acknowledged."""
 
 
+class PublishRefused(PublishError):
+    """Nothing was handed to Kafka: the event cannot land, so a retry cannot make it two."""
+
+
+class PublishInDoubt(PublishError):
+    """The event was handed to Kafka but not confirmed: it may or may not land."""
+
+
 class Publisher(Protocol):
     """What the API needs from a publisher; tests may inject a recording one."""
+
+    def start(self) -> None: ...
 
     def publish_async(self, topic: str, key: str | None, event: Mapping[str, Any]) -> None: ...
 
     def publish_sync(self, topic: str, key: str | None, event: Mapping[str, Any]) -> None: ...
 
-    def ping(self, timeout: float = 1.0) -> bool: ...
+    def kafka_reachable(self) -> bool: ...
 
     def queue_depth(self) -> int: ...
 
@@ -51,6 +91,43 @@ class Publisher(Protocol):
 
 def encode(event: Mapping[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+class _Channel:
+    """One producer and the thread that serves its delivery reports."""
+
+    def __init__(self, name: str, config: dict[str, Any], on_error: Callable[[_Channel, KafkaError], None]) -> None:
+        self.name = name
+        self.fatal: KafkaError | None = None
+        self._stop = threading.Event()
+        self.producer = Producer({**config, "error_cb": lambda err: on_error(self, err)})
+        self._thread = threading.Thread(target=self._serve, name=f"kafka-poll-{name}", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.05)
+
+    def retire(self, drain_s: float) -> None:
+        """Keep serving reports until the queue is empty (a fatal producer fails it at once) or ``drain_s``."""
+
+        def drain() -> None:
+            deadline = time.monotonic() + drain_s
+            while len(self.producer) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.close(timeout=0.0)
+
+        threading.Thread(target=drain, name=f"kafka-retire-{self.name}", daemon=True).start()
+
+    def close(self, timeout: float) -> int:
+        """Flush for up to ``timeout``, drop what is left, and end the producer's threads; return what was dropped."""
+        left = self.producer.flush(timeout)
+        if left:
+            self.producer.purge()
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self.producer.close()
+        return left
 
 
 class KafkaPublisher:
@@ -62,68 +139,92 @@ class KafkaPublisher:
         order_ack_timeout_ms: int = 5000,
         check_delivery_timeout_ms: int = 300_000,
         on_delivery: DeliveryHook | None = None,
+        on_replaced: Callable[[str], None] | None = None,
+        on_reachability: Callable[[bool], None] | None = None,
         extra_config: Mapping[str, Any] | None = None,
     ) -> None:
         self._bootstrap = bootstrap
-        self._order_timeout_ms = order_ack_timeout_ms
-        self._check_timeout_ms = check_delivery_timeout_ms
+        self._timeouts_ms = {CHECKS: check_delivery_timeout_ms, ORDERS: order_ack_timeout_ms}
         self._on_delivery = on_delivery or (lambda topic, ok: None)
+        self._on_replaced = on_replaced or (lambda name: None)
+        self._on_reachability = on_reachability or (lambda ok: None)
         self._extra = dict(extra_config or {})
         self._lock = threading.Lock()
-        self._async: Producer | None = None
-        self._sync: Producer | None = None
-        self._pollers: list[threading.Thread] = []
-        self._stop = threading.Event()
-        self._brokers_down_since: float | None = None
-        self._last_ping: tuple[float, bool] = (0.0, False)
+        self._channels: dict[str, _Channel] = {}
+        self._closed = threading.Event()
+        self._watch: threading.Thread | None = None
+        self._reachable: bool | None = None
 
     # -- producers -------------------------------------------------------------------------
-    def _config(self, timeout_ms: int, linger_ms: int) -> dict[str, Any]:
+    def _config(self, name: str) -> dict[str, Any]:
+        timeout_ms = self._timeouts_ms[name]
         return {
             "bootstrap.servers": self._bootstrap,
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": linger_ms,
+            "linger.ms": 5 if name == CHECKS else 0,
             "message.timeout.ms": timeout_ms,
             "request.timeout.ms": min(timeout_ms, 30_000),
             "socket.connection.setup.timeout.ms": min(timeout_ms, 10_000),
             "reconnect.backoff.max.ms": 1000,
-            "error_cb": self._on_error,
             **self._extra,
         }
 
-    def _producers(self) -> tuple[Producer, Producer]:
-        if self._async is None or self._sync is None:
-            with self._lock:
-                if self._async is None or self._sync is None:
-                    if self._stop.is_set():
-                        raise PublishError("publisher is closed")
-                    self._async = Producer(self._config(self._check_timeout_ms, linger_ms=5))
-                    self._sync = Producer(self._config(self._order_timeout_ms, linger_ms=0))
-                    # One poll thread per producer: a blocking poll of one must never delay the
-                    # other's delivery reports (an order waits for its report).
-                    self._pollers = [
-                        threading.Thread(target=self._poll_loop, args=(p,), name=f"kafka-poll-{n}", daemon=True)
-                        for n, p in (("checks", self._async), ("orders", self._sync))
-                    ]
-                    for thread in self._pollers:
-                        thread.start()
-        return self._async, self._sync
+    def _channel(self, name: str) -> _Channel:
+        channel = self._channels.get(name)
+        if channel is not None and channel.fatal is None:
+            return channel
+        with self._lock:
+            if self._closed.is_set():
+                raise PublishRefused("publisher is closed")
+            channel = self._channels.get(name)
+            if channel is not None and channel.fatal is not None:
+                log.error(
+                    "kafka producer replaced after a fatal error",
+                    extra={"producer": name, "kafka_error": channel.fatal.str()},
+                )
+                channel.retire(drain_s=self._timeouts_ms[ORDERS] / 1000.0 + 5.0)
+                self._on_replaced(name)
+                channel = None
+            if channel is None:
+                channel = self._channels[name] = _Channel(name, self._config(name), self._on_error)
+            if self._watch is None:
+                self._watch = threading.Thread(target=self._watch_loop, name="kafka-watch", daemon=True)
+                self._watch.start()
+        return channel
 
-    def _poll_loop(self, producer: Producer) -> None:
-        while not self._stop.is_set():
-            producer.poll(0.05)
-
-    def _on_error(self, err: KafkaError) -> None:
+    def _on_error(self, channel: _Channel, err: KafkaError) -> None:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
-            self._brokers_down_since = self._brokers_down_since or time.monotonic()
-        log.warning("kafka client error", extra={"kafka_error": err.str(), "fatal": err.fatal()})
+            self._set_reachable(False)
+        if err.fatal():
+            channel.fatal = err  # the next publish replaces it
+            log.error("kafka producer failed fatally", extra={"producer": channel.name, "kafka_error": err.str()})
+        else:
+            log.warning("kafka client error", extra={"producer": channel.name, "kafka_error": err.str()})
+
+    def _produce(self, name: str, topic: str, key: str | None, event: Mapping[str, Any], on_delivery) -> None:
+        """Queue the event; a producer found dead at this point is replaced once (nothing was queued)."""
+        for attempt in (1, 2):
+            channel = self._channel(name)
+            try:
+                channel.producer.produce(topic, value=encode(event), key=key, on_delivery=on_delivery)
+                return
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if error is not None and error.fatal() and attempt == 1:
+                    channel.fatal = error
+                    continue
+                self._on_delivery(topic, False)
+                raise PublishRefused(f"could not queue event for {topic}: {exc}") from exc
+            except BufferError as exc:
+                self._on_delivery(topic, False)
+                raise PublishRefused(f"could not queue event for {topic}: {exc}") from exc
 
     def _callback(self, topic: str, done: threading.Event | None = None, outcome: list[Any] | None = None):
         def deliver(err: KafkaError | None, _msg: Any) -> None:
             ok = err is None
             if ok:
-                self._brokers_down_since = None
+                self._set_reachable(True)
             else:
                 log.warning("event not delivered", extra={"topic": topic, "kafka_error": str(err)})
             self._on_delivery(topic, ok)
@@ -134,61 +235,74 @@ class KafkaPublisher:
 
         return deliver
 
-    # -- Publisher API ---------------------------------------------------------------------
-    def publish_async(self, topic: str, key: str | None, event: Mapping[str, Any]) -> None:
-        producer, _ = self._producers()
-        try:
-            producer.produce(topic, value=encode(event), key=key, on_delivery=self._callback(topic))
-        except (BufferError, KafkaException) as exc:
-            self._on_delivery(topic, False)
-            raise PublishError(f"could not queue event for {topic}: {exc}") from exc
+    # -- reachability ----------------------------------------------------------------------
+    def _set_reachable(self, ok: bool) -> None:
+        if ok != self._reachable:
+            log.log(logging.INFO if ok else logging.WARNING, "kafka " + ("reachable" if ok else "unreachable"))
+        self._reachable = ok
+        self._on_reachability(ok)
 
-    def publish_sync(self, topic: str, key: str | None, event: Mapping[str, Any]) -> None:
-        _, producer = self._producers()
-        if self._brokers_down_since is not None and not self.ping(timeout=0.5, max_age=0.0):
-            # Fail before producing: nothing queued means nothing can land later.
-            self._on_delivery(topic, False)
-            raise PublishError("Kafka brokers are unreachable")
-        done = threading.Event()
-        outcome: list[Any] = []
+    def _probe(self, timeout: float) -> bool:
+        """Whether a broker answers a metadata request now."""
         try:
-            producer.produce(topic, value=encode(event), key=key, on_delivery=self._callback(topic, done, outcome))
-        except (BufferError, KafkaException) as exc:
-            self._on_delivery(topic, False)
-            raise PublishError(f"could not queue event for {topic}: {exc}") from exc
-        # librdkafka always calls back by message.timeout.ms; the margin covers scheduling.
-        if not done.wait(self._order_timeout_ms / 1000.0 + 5.0):
-            raise PublishError(f"no delivery report for {topic} event")
-        if outcome[0] is not None:
-            raise PublishError(f"Kafka did not acknowledge the {topic} event: {outcome[0]}")
-
-    def ping(self, timeout: float = 1.0, max_age: float = 2.0) -> bool:
-        """Whether a broker answers a metadata request; cached for ``max_age`` seconds."""
-        checked_at, ok = self._last_ping
-        if time.monotonic() - checked_at < max_age:
-            return ok
-        try:
-            producer, _ = self._producers()
-            producer.list_topics(timeout=timeout)
+            self._channel(ORDERS).producer.list_topics(timeout=timeout)
             ok = True
-            self._brokers_down_since = None
         except (KafkaException, PublishError):
             ok = False
-        self._last_ping = (time.monotonic(), ok)
+        self._set_reachable(ok)
         return ok
 
+    def _watch_loop(self) -> None:
+        while not self._closed.is_set():
+            self._probe(timeout=WATCH_INTERVAL_S)
+            self._closed.wait(WATCH_INTERVAL_S)
+
+    # -- Publisher API ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the producers and the watch now (in the worker), so health is known before traffic."""
+        self._channel(CHECKS)
+        self._channel(ORDERS)
+
+    def publish_async(self, topic: str, key: str | None, event: Mapping[str, Any]) -> None:
+        self._produce(CHECKS, topic, key, event, self._callback(topic))
+
+    def publish_sync(self, topic: str, key: str | None, event: Mapping[str, Any]) -> None:
+        """Return once Kafka acknowledged the event; raise ``PublishRefused`` or ``PublishInDoubt`` otherwise."""
+        self._channel(ORDERS)
+        if self._reachable is False and not self._probe(timeout=0.5):
+            # Fail before producing: nothing queued means nothing can land later.
+            self._on_delivery(topic, False)
+            raise PublishRefused("Kafka brokers are unreachable")
+        done = threading.Event()
+        outcome: list[KafkaError | None] = []
+        self._produce(ORDERS, topic, key, event, self._callback(topic, done, outcome))
+        # librdkafka always calls back by message.timeout.ms; the margin covers scheduling.
+        if not done.wait(self._timeouts_ms[ORDERS] / 1000.0 + 5.0):
+            raise PublishInDoubt(f"no delivery report for the {topic} event")
+        error = outcome[0]
+        if error is None:
+            return
+        if error.code() in _NOT_PERSISTED:
+            raise PublishRefused(f"Kafka rejected the {topic} event: {error}")
+        raise PublishInDoubt(f"Kafka did not confirm the {topic} event: {error}")
+
+    def kafka_reachable(self) -> bool:
+        """The watch's last word on the brokers (asked now if it has none yet)."""
+        self.start()
+        if self._reachable is None:
+            self._probe(timeout=1.0)
+        return bool(self._reachable)
+
     def queue_depth(self) -> int:
-        if self._async is None or self._sync is None:
-            return 0
-        return len(self._async) + len(self._sync)
+        return sum(len(channel.producer) for channel in list(self._channels.values()))
 
     def close(self, timeout: float = 10.0) -> None:
-        """Flush what is queued, then stop polling; called on graceful worker shutdown."""
+        """Flush what is queued, then stop the threads; called on graceful worker shutdown."""
         with self._lock:
-            producers = [p for p in (self._async, self._sync) if p is not None]
-            left = sum(p.flush(timeout) for p in producers)
-            self._stop.set()
-        for thread in self._pollers:
-            thread.join(timeout=1.0)
+            self._closed.set()
+            channels = list(self._channels.values())
+        left = sum(channel.close(timeout) for channel in channels)
+        if self._watch is not None:
+            self._watch.join(timeout=WATCH_INTERVAL_S + 1.0)
         if left:
             log.error("events still queued at shutdown", extra={"queued": left})

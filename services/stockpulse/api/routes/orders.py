@@ -1,8 +1,9 @@
 """Orders: ``POST /stocks/<ticker>/orders`` and the seed's ``POST /<ticker>/<buy|sell>/<quantity>``.
 
-An order is answered 201 only after Kafka acknowledged its event; otherwise 503 and
-no event (see ``events.publisher``). Validation happens before anything is produced,
-so a rejected order never leaves an event.
+An order is answered 201 only after Kafka acknowledged its event; 503 when it was
+refused before anything was sent, 504 when it was sent but not confirmed (it may
+land); both routes take an ``Idempotency-Key`` (see ``api.ordering``). Validation
+happens before anything is produced, so a rejected order never leaves an event.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from ...events import STOCK_OPERATION, stock_operation_event
-from ...events.publisher import PublishError
-from ..customer import request_context
-from ..deps import current_quote, known_ticker, publisher, settings
+from ..deps import known_ticker, settings
 from ..errors import ApiError
+from ..ordering import Order, place
 
 bp = Blueprint("orders", __name__)
 
@@ -24,21 +23,20 @@ _DIGITS = re.compile(r"^[0-9]{1,12}$")
 
 
 def _checked_quantity(quantity: Any) -> int:
+    # JSON Schema's "integer" (the OpenAPI document's type) includes 3.0: a number whose fraction is zero
+    if isinstance(quantity, float) and quantity.is_integer():
+        quantity = int(quantity)
     maximum = settings().max_quantity
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
         raise ApiError(422, "invalid_quantity", f"quantity must be an integer from 1 to {maximum}")
     return quantity
 
 
-def _place(ticker: str, side: str, quantity: int) -> dict[str, Any]:
-    context = request_context(request)
-    quote = current_quote(ticker)
-    event = stock_operation_event(ticker, side, quantity, quote.price, context)
-    try:
-        publisher().publish_sync(STOCK_OPERATION, ticker, event)
-    except PublishError as exc:
-        raise ApiError(503, "kafka_unavailable", f"order not placed: {exc}") from exc
-    return event
+def _created(body: dict[str, Any], replayed: bool):
+    response = jsonify(body)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201
 
 
 def _order_body() -> tuple[str, int]:
@@ -62,17 +60,20 @@ def _order_body() -> tuple[str, int]:
 def create_order(ticker: str):
     ticker = known_ticker(ticker)
     side, quantity = _order_body()
-    event = _place(ticker, side, quantity)
-    return jsonify(
-        order_id=event["order_id"],
-        ticker=ticker,
-        side=side,
-        quantity=quantity,
-        price=event["price"],
-        amount=event["transaction_amount"],
-        currency="USD",
-        timestamp=event["transaction_timestamp"],
-    ), 201
+    return _created(*place(Order("json", ticker, side, quantity), _order_answer))
+
+
+def _order_answer(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "order_id": event["order_id"],
+        "ticker": event["stock_name"],
+        "side": event["side"],
+        "quantity": event["quantity"],
+        "price": event["price"],
+        "amount": event["transaction_amount"],
+        "currency": "USD",
+        "timestamp": event["transaction_timestamp"],
+    }
 
 
 @bp.post("/<stock_name>/<action>/<quantity>")
@@ -83,6 +84,9 @@ def seed_order(stock_name: str, action: str, quantity: str):
     if not _DIGITS.fullmatch(quantity):
         raise ApiError(400, "invalid_quantity", f"quantity must be an integer from 1 to {settings().max_quantity}")
     count = _checked_quantity(int(quantity))
-    _place(ticker, action, count)
-    verb = "bought" if action == "buy" else "sold"
-    return jsonify(task=f"{verb}_{count}_{ticker}"), 201
+    return _created(*place(Order("seed", ticker, action, count), _seed_answer))
+
+
+def _seed_answer(event: dict[str, Any]) -> dict[str, Any]:
+    verb = "bought" if event["side"] == "buy" else "sold"
+    return {"task": f"{verb}_{event['quantity']}_{event['stock_name']}"}

@@ -24,7 +24,7 @@ def _check(raw_ticker: str):
     try:
         publisher().publish_async(STOCK_CALL, ticker, stock_call_event(ticker, quote, context))
     except PublishError as exc:
-        raise ApiError(503, "kafka_unavailable", str(exc)) from exc
+        raise ApiError(503, "kafka_unavailable", str(exc), retry_after_s=1) from exc
     return jsonify(quote)
 
 

@@ -19,7 +19,8 @@ USAGE = (
     "  GET  /stocks/<ticker>                   quote as JSON\n"
     '  POST /stocks/<ticker>/orders            JSON {"side": "buy"|"sell", "quantity": <int>}\n'
     "  GET  /healthz /readyz /metrics /openapi.json\n"
-    "Optional headers X-User-Id and X-Session-Id identify the customer.\n"
+    "Optional headers X-User-Id and X-Session-Id identify the customer; orders take an\n"
+    "Idempotency-Key header: a retry with the same key never places the order twice.\n"
 )
 
 
@@ -29,5 +30,5 @@ def usage() -> Response:
     try:
         publisher().publish_async(DEFAULT_CALL, None, event)
     except PublishError as exc:
-        raise ApiError(503, "kafka_unavailable", str(exc)) from exc
+        raise ApiError(503, "kafka_unavailable", str(exc), retry_after_s=1) from exc
     return Response(USAGE, mimetype="text/plain")

@@ -1,0 +1,142 @@
+"""Placing one order: its event, produced synchronously, with or without an ``Idempotency-Key``.
+
+What the client is told, and what it may do next:
+
+* 201: Kafka acknowledged the event; it lands in the lake once.
+* 503 ``kafka_unavailable`` (``Retry-After``): refused before anything was sent. The
+  order was not placed and cannot land later; retrying is safe.
+* 504 ``order_in_doubt`` (``Retry-After``, ``order_id``): the event was sent and Kafka
+  did not confirm it in time; it may still land. With a key, a retry with the same key
+  gets the order's outcome and never places it twice (it sends the same event, same
+  ids, which the lake keeps once). Without a key a retry is a new order.
+* 409 ``request_in_progress``: another attempt with this key is being answered.
+* 422 ``idempotency_key_reused``: the key was first used for a different order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+from ..events import STOCK_OPERATION, stock_operation_event
+from ..events.publisher import PublishInDoubt, PublishRefused
+from .customer import request_context
+from .deps import current_quote, idempotency_store, publisher, settings
+from .errors import ApiError
+from .idempotency import HEADER, OrderIntent, fingerprint, idempotency_key
+
+RETRY_AFTER_S = 1
+#: How long a pending attempt holds its key beyond the order timeout, before another may take over.
+LEASE_MARGIN_S = 7.0
+
+Answer = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Order:
+    route: str  # "json" or "seed": the same key on the two routes names two different requests
+    ticker: str
+    side: str
+    quantity: int
+
+
+def _refused(exc: Exception, order_id: str) -> ApiError:
+    return ApiError(
+        503,
+        "kafka_unavailable",
+        f"order not placed, nothing was sent: {exc}; retrying is safe",
+        {"order_id": order_id},
+        RETRY_AFTER_S,
+    )
+
+
+def _in_doubt(exc: Exception, order_id: str, keyed: bool) -> ApiError:
+    advice = (
+        f"retry with the same {HEADER} to learn the outcome; the retry will not place it twice"
+        if keyed
+        else f"it had no {HEADER}, so a retry may place a second order"
+    )
+    return ApiError(
+        504,
+        "order_in_doubt",
+        f"the order was sent but Kafka did not confirm it in time ({exc}); it may or may not be placed: {advice}",
+        {"order_id": order_id},
+        RETRY_AFTER_S,
+    )
+
+
+def place(order: Order, answer: Answer) -> tuple[dict[str, Any], bool]:
+    """Place ``order``; return the 201 body (built by ``answer`` from the event) and whether it is a replay."""
+    context = request_context(request)
+    key = idempotency_key(request)
+    if key is None:
+        event = _event(order, context)
+        _send(event, keyed=False)
+        return answer(event), False
+    intent = OrderIntent(
+        context["user_id"] or "", key, fingerprint(order.route, order.ticker, order.side, order.quantity)
+    )
+    return _place_keyed(intent, order, context, answer)
+
+
+def _event(order: Order, context: dict[str, Any], ids: tuple[str, str] | None = None) -> dict[str, Any]:
+    price = current_quote(order.ticker).price
+    return stock_operation_event(order.ticker, order.side, order.quantity, price, context, ids=ids)
+
+
+def _place_keyed(
+    intent: OrderIntent, order: Order, context: dict[str, Any], answer: Answer
+) -> tuple[dict[str, Any], bool]:
+    store = idempotency_store()
+    lease_s = settings().order_ack_timeout_ms / 1000.0 + LEASE_MARGIN_S
+    claim = store.begin(intent.scope, intent.key, intent.fingerprint, lease_s)
+    if claim.outcome == "replay":
+        assert claim.answer is not None
+        return claim.answer, True
+    if claim.outcome == "conflict":
+        raise ApiError(422, "idempotency_key_reused", f"this {HEADER} was already used for a different order")
+    if claim.outcome == "busy":
+        raise ApiError(
+            409,
+            "request_in_progress",
+            f"an earlier request with this {HEADER} is still being answered; retry shortly",
+            retry_after_s=max(1, math.ceil(min(claim.retry_after_s, 5.0))),
+        )
+    event = claim.event
+    fresh = event is None  # nothing of this intent was sent yet: price it now
+    if fresh:
+        try:
+            built = _event(order, context, intent.ids())
+        except ApiError:
+            store.forget(intent.scope, intent.key)
+            raise
+        event = store.attach(intent.scope, intent.key, built)
+        fresh = event == built  # else an attempt that outlived its lease got there first, and may have sent it
+    try:
+        _send(event, keyed=True)
+    except ApiError as error:
+        if error.status == 503 and fresh:
+            store.forget(intent.scope, intent.key)
+            raise
+        # an earlier attempt may have landed: still in doubt, whatever this attempt met
+        store.doubt(intent.scope, intent.key)
+        if error.status == 503:
+            unreachable = Exception("an earlier attempt is unconfirmed and Kafka is unreachable now")
+            raise _in_doubt(unreachable, event["order_id"], keyed=True) from error
+        raise
+    body = answer(event)
+    store.finish(intent.scope, intent.key, body)
+    return body, False
+
+
+def _send(event: dict[str, Any], keyed: bool) -> None:
+    try:
+        publisher().publish_sync(STOCK_OPERATION, event["stock_name"], event)
+    except PublishRefused as exc:
+        raise _refused(exc, event["order_id"]) from exc
+    except PublishInDoubt as exc:
+        raise _in_doubt(exc, event["order_id"], keyed) from exc

@@ -1,0 +1,184 @@
+"""The local stack as the fault suite drives it: ``stockpulse up``/``down`` on free loopback ports, a
+bounded Locust load with the retrying customers, and readers of what reached Kafka and the lake."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from stockpulse.devstack.api_server import ApiServer
+from stockpulse.devstack.ingest_job import IngestJob
+from stockpulse.devstack.kafka import KafkaBroker
+from stockpulse.devstack.process import free_port
+from stockpulse.settings import Settings, load_settings
+
+from tests.integration.lake_support import wait_caught_up
+
+BIN = Path(sys.executable).parent
+LOCUSTFILE = Path(__file__).resolve().parents[3] / "loadtest" / "locustfile.py"
+#: The order timeout of the stack under test: a stall "longer than the order timeout" stays short.
+ORDER_ACK_TIMEOUT_MS = 2000
+
+
+class FaultStack:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        kafka_port = free_port()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("STOCKPULSE_", "LOCUST_"))},
+            "STOCKPULSE_RUN_DIR": str(run_dir),
+            "STOCKPULSE_KAFKA_PORT": str(kafka_port),
+            "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "STOCKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
+            "STOCKPULSE_API_BIND": f"127.0.0.1:{free_port()}",
+            "STOCKPULSE_METASTORE_PORT": str(free_port()),
+            "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
+            "STOCKPULSE_ORDER_ACK_TIMEOUT_MS": str(ORDER_ACK_TIMEOUT_MS),
+            "STOCKPULSE_TRIGGER_SECONDS": "1",
+            "STOCKPULSE_WORKERS": "2",
+            "STOCKPULSE_THREADS": "8",
+        }
+        self.settings: Settings = load_settings(self.env)
+        self.broker = KafkaBroker(run_dir, self.settings.kafka_port, self.settings.kafka_controller_port)
+        self.api = ApiServer(self.settings)
+        self.ingest = IngestJob(self.settings)
+
+    @property
+    def url(self) -> str:
+        return self.settings.api_url
+
+    def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(BIN / "stockpulse"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        assert result.returncode == 0, f"stockpulse {' '.join(args)}: {result.stderr[-3000:]}"
+        return result
+
+    def up(self) -> None:
+        """Start what is not running (``up`` skips the parts that are)."""
+        self.cli("up")
+
+    def down(self) -> None:
+        self.cli("down")
+
+    def caught_up(self, timeout: float = 600) -> None:
+        wait_caught_up(self.settings, self.ingest, timeout=timeout)
+
+    def gunicorn_workers(self) -> list[int]:
+        import psutil
+
+        master = self.api.process.pid()
+        assert master is not None, "api not running"
+        return [child.pid for child in psutil.Process(master).children()]
+
+
+class Load:
+    """Locust's retrying customers for ``seconds``, every answer in ``ledger``."""
+
+    def __init__(self, stack: FaultStack, ledger: Path, seconds: int, users: int = 6, retry_s: int = 150) -> None:
+        self.ledger = ledger
+        env = {
+            **stack.env,
+            "STOCKPULSE_MIX": "check:40,buy:30,sell:30,burst:0",
+            "STOCKPULSE_WAIT": "0.1,0.3",
+            "STOCKPULSE_ORDER_RETRY_S": str(retry_s),
+            "STOCKPULSE_LEDGER": str(ledger),
+        }
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "locust"),
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--only-summary",
+                "--host",
+                stack.url,
+                "-u",
+                str(users),
+                "-r",
+                str(users),
+                "-t",
+                f"{seconds}s",
+                "--stop-timeout",
+                str(retry_s + 10),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.started = time.monotonic()
+
+    def at(self, seconds: float) -> None:
+        """Sleep until ``seconds`` after the load started."""
+        time.sleep(max(0.0, self.started + seconds - time.monotonic()))
+
+    def stop(self) -> None:
+        """End the load now: Locust stops its users as at the end of its run time (they finish their order)."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.wait()
+
+    def wait(self, timeout: float = 400) -> None:
+        if self.proc.returncode is not None:
+            return
+        _, err = self.proc.communicate(timeout=timeout)
+        # Locust exits 1 when a request failed, which faults cause: only a crash (other codes) is an error
+        assert self.proc.returncode in (0, 1), err[-3000:]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def users(self) -> set[str]:
+        return {answer["user"] for answer in map(json.loads, self.ledger.read_text().splitlines())}
+
+
+def topic_events(bootstrap: str, topic: str, users: Iterable[str]) -> list[dict[str, Any]]:
+    """Every event of ``users`` on ``topic``, read from the beginning up to the current end offsets."""
+    wanted = set(users)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"faults-{time.time_ns()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        found, done = [], {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + 120
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            event = json.loads(msg.value())
+            if event.get("user_id") in wanted:
+                found.append(event)
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                done.add(msg.partition())
+        assert len(done) == len(ends), f"could not read {topic} to its end"
+        return found
+    finally:
+        consumer.close()
+
+
+def lake_rows(settings: Settings, table: str, users: Iterable[str], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows of ``users`` in ``table``, read with pyiceberg from the committed snapshot (a reader that is not Spark)."""
+    from pyiceberg.catalog.hive import HiveCatalog
+    from pyiceberg.expressions import In
+
+    catalog = HiveCatalog("faults", uri=settings.metastore_thrift_uri)
+    scan = catalog.load_table(f"default.{table}").scan(row_filter=In("user_id", set(users)), selected_fields=fields)
+    return scan.to_arrow().to_pylist()
