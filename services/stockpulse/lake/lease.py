@@ -53,7 +53,7 @@ def _read(path: str) -> str:
         return ""
 
 
-def _start_ticks(pid: int) -> str:
+def start_ticks(pid: int) -> str:
     """Field 22 of /proc/<pid>/stat: when the process started (tells a reused pid apart)."""
     stat = _read(f"/proc/{pid}/stat")
     return stat.rsplit(")", 1)[1].split()[19] if stat else ""
@@ -73,7 +73,7 @@ def this_process() -> dict[str, Any]:
         "boot_id": _read("/proc/sys/kernel/random/boot_id"),
         "pid_ns": _pid_namespace(),
         "pid": pid,
-        "start_ticks": _start_ticks(pid),
+        "start_ticks": start_ticks(pid),
     }
 
 
@@ -83,7 +83,7 @@ def holder_alive(holder: dict[str, Any], now: float, me: dict[str, Any] | None =
     same_pids = bool(me["boot_id"]) and (holder.get("boot_id"), holder.get("pid_ns")) == (me["boot_id"], me["pid_ns"])
     if same_pids:
         pid = int(holder.get("pid") or 0)
-        return pid > 0 and _start_ticks(pid) == holder.get("start_ticks")
+        return pid > 0 and start_ticks(pid) == holder.get("start_ticks")
     return now - float(holder.get("renewed_at", 0)) <= float(holder.get("ttl_s", 0))
 
 
@@ -102,13 +102,15 @@ class DriverLease:
         return json.dumps({"owner": self.owner, **self.me, "renewed_at": self.clock(), "ttl_s": self.ttl_s})
 
     def holder(self) -> dict[str, Any] | None:
+        """The lease file's content; None when there is none, ``{}`` (a dead holder) when it is unreadable."""
         text = self.folder.read(LEASE_FILE)
-        if not text:
+        if text is None:
             return None
         try:
-            return json.loads(text)
+            holder = json.loads(text)
         except ValueError:  # a writer died mid-write: nobody holds it
-            return None
+            return {}
+        return holder if isinstance(holder, dict) else {}
 
     def _describe(self, holder: dict[str, Any]) -> str:
         age = self.clock() - float(holder.get("renewed_at", 0))
