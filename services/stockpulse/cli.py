@@ -91,6 +91,12 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return demo(settings, sessions=args.sessions, timeout=args.timeout)
 
 
+def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
+    from .lake.maintenance import run
+
+    return run(settings, tables=args.table or None, every_minutes=args.every)
+
+
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from .bench import run
 
@@ -137,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, default=150, help="customer sessions to simulate (default 150)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the lake to catch up")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser(
+        "maintain",
+        help="table maintenance: compact small files, expire old snapshots, rewrite manifests, remove orphan files",
+        epilog="Retention, kept snapshots, orphan margin and target file size: STOCKPULSE_SNAPSHOT_RETENTION_HOURS, "
+        "STOCKPULSE_SNAPSHOTS_KEPT, STOCKPULSE_ORPHAN_MARGIN_HOURS, STOCKPULSE_TARGET_FILE_MB (docs/lake.md).",
+    )
+    p.add_argument(
+        "--table", action="append", choices=("stock_call", "stock_operation", "quarantine"), help="only this table"
+    )
+    p.add_argument("--every", type=float, default=None, metavar="MINUTES", help="run again every MINUTES until stopped")
+    p.set_defaults(func=_cmd_maintain)
     p = sub.add_parser(
         "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
     )

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from stockpulse.devstack.api_server import settings_env
 from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.devstack.metastore import LocalMetastore
@@ -100,7 +100,10 @@ def wait_caught_up(settings: Settings, job: IngestJob, timeout: float = 180.0) -
             and progress.get("batch_finished") is not None
             and progress.get("batch_started") == progress.get("batch_finished")
         ):
-            behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
+            try:
+                behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
+            except KafkaException:  # a slow broker's metadata answer on a loaded machine: ask again
+                behind = {"unknown": 1}
             if progress.get("batch_id") == progress.get("batch_finished") and sum(behind.values()) == 0:
                 return progress
         time.sleep(0.5)
