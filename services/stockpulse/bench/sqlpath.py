@@ -1,7 +1,10 @@
 """The analysts' figures: the seed's six queries on the fast path (pyiceberg + DuckDB) and on Spark.
 
 Measured on a lake the size of the demo's (``DEMO_EVENTS``: 150 sessions of 2-8 checks and
-0-3 orders), in its own metastore and warehouse so the ingest figures stay untouched:
+0-3 orders), in its own metastore and warehouse so the ingest figures stay untouched. As in
+the demo, popular tickers are checked more (Zipf-like); every ticker's count differs, so the
+seed's ``ORDER BY ... LIMIT 1`` questions have one right answer (with a tie, each engine may
+pick a different ticker, and both would be right).
 
 * ``fast_path``: each query in one process whose libraries are imported: the first (cold)
   run, which connects to the metastore and loads the table, and the median of ``REPEATS``
@@ -11,7 +14,8 @@ Measured on a lake the size of the demo's (``DEMO_EVENTS``: 150 sessions of 2-8 
   the 2-core machine) included;
 * ``spark_command_all_six``: the wall time of one ``stockpulse sql --engine spark`` with the
   six queries (JVM start included), for comparison;
-* ``identical``: whether both engines gave the same columns and rows for every query.
+* ``identical``: whether both engines gave the same columns and rows for every query
+  (``identical_per_query`` says which did not).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..devstack.api_server import settings_env
+from ..events.topics import STOCK_CALL, STOCK_OPERATION
 from ..lake.seed import ORDERED, SEED_QUERIES
 from ..settings import Settings
 
@@ -129,9 +134,11 @@ def measure_queries(settings: Settings) -> dict[str, Any]:
     fast = fast_answers(settings, queries)
     commands = {query: time_command(settings, query) for query in queries}
     in_process = time_fast_path(settings)
+    same = {q: same_answer(q, s, f) for q, s, f in zip(queries, spark, fast, strict=True)}
     return {
         "rows": {query: len(answer["rows"]) for query, answer in zip(queries, fast, strict=True)},
-        "identical": all(same_answer(q, s, f) for q, s, f in zip(queries, spark, fast, strict=True)),
+        "identical": all(same.values()),
+        "identical_per_query": same,
         "fast_path": in_process,
         "fast_path_max_s": max(figure["cold"] for figure in in_process.values()),
         "fast_path_command": commands,
@@ -140,17 +147,50 @@ def measure_queries(settings: Settings) -> dict[str, Any]:
     }
 
 
+def demo_like_events(tickers: tuple[str, ...], events: int, order_share: float = 0.23) -> list[tuple[str, dict]]:
+    """(topic, event) pairs: checks per ticker Zipf-like and all different, orders spread over the tickers."""
+    from ..events import stock_call_event, stock_operation_event
+
+    checks = round(events * (1 - order_share))
+    weights = [1.0 / (rank + 1) for rank in range(len(tickers))]
+    counts = [max(1, int(checks * w / sum(weights))) for w in weights]
+    for i in range(len(counts) - 2, -1, -1):  # strictly decreasing: one most and one least checked ticker
+        counts[i] = max(counts[i], counts[i + 1] + 1)
+    context = {"user_id": "bench", "session_id": "bench-sql", "headers": {"Accept": "*/*"}}
+    out: list[tuple[str, dict]] = []
+    for ticker, n in zip(tickers, counts, strict=True):
+        quote = {"price": 100.0 + len(out) % 50, "currency": "USD", "source": "simulated"}
+        out += [(STOCK_CALL, stock_call_event(ticker, quote, context)) for _ in range(n)]
+    for i in range(max(events - len(out), 0)):
+        ticker = tickers[i % len(tickers)]
+        side = "buy" if i % 2 else "sell"
+        out.append((STOCK_OPERATION, stock_operation_event(ticker, side, 1 + i % 50, 10.0 + i % 490, context)))
+    return out
+
+
 def measure_sql(bench: Settings, events: int = DEMO_EVENTS) -> dict[str, Any]:
     """A demo-sized lake of its own (metastore, warehouse, checkpoint under ``<run>/sql``), then the figures."""
+    from confluent_kafka import Producer
+
     from ..devstack.metastore import LocalMetastore
     from ..devstack.process import free_port
-    from .lake import produce_events
 
     settings = bench.with_overrides(run_dir=bench.run_dir / "sql", metastore_port=free_port())
     metastore = LocalMetastore(settings)
     metastore.start()
     try:
-        produce_events(settings, events, order_share=0.23, seed=7)
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+        failed: list[Any] = []
+
+        def delivered(error, _message) -> None:
+            if error is not None:
+                failed.append(error)
+
+        for topic, event in demo_like_events(settings.tickers, events):
+            producer.produce(topic, key=event["stock_name"], value=json.dumps(event).encode(), on_delivery=delivered)
+            producer.poll(0)
+        if producer.flush(60) != 0 or failed:
+            raise RuntimeError(f"producing the SQL figures' events failed: {failed[:3]}")
         caught_up = subprocess.run(
             [STOCKPULSE, "ingest", "--available-now", "--no-ui"],
             env=_env(settings),
