@@ -3,10 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 SP := $(VENV)/bin/stockpulse
 
-.PHONY: setup up down status test lint demo bench clean help
+.PHONY: setup up down status test lint demo bench clean help images k8s-up k8s-down k8s-status k8s-sql
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
 setup: ## venv, pinned packages, Maven jars, helm/kubectl (idempotent)
 	@bash scripts/setup.sh
@@ -33,5 +33,22 @@ demo: setup ## the whole pipeline end to end, then the report
 bench: setup ## the benchmark; figures to .run/bench.json
 	@$(SP) bench
 
-clean: down ## remove run state (.run/)
+images: setup ## build every images/*/Dockerfile with podman (base made with mmdebstrap when no registry answers)
+	@bash scripts/images.sh
+
+K8S := PYTHONPATH=cluster $(VENV)/bin/python -m localk8s
+
+k8s-up: images ## a one-node Kubernetes under .run/k8s/ with spark-operator and the chart installed
+	@$(K8S) up
+
+k8s-down: ## stop the local cluster and every container it ran
+	@if [ -x $(VENV)/bin/python ]; then $(K8S) down; fi
+
+k8s-status: ## which processes of the local cluster run
+	@$(K8S) status
+
+k8s-sql: ## stockpulse sql --json in the cluster: make k8s-sql Q="SELECT COUNT(*) AS n FROM stock_operation"
+	@$(K8S) sql "$(Q)"
+
+clean: down k8s-down ## remove run state (.run/)
 	@rm -rf .run

@@ -19,6 +19,8 @@ Locust's own settings come from its options or their ``LOCUST_*`` variables (``L
 ``STOCKPULSE_LOAD_SHAPE``    ``seed`` replaces the customers by the seed's script (below); empty = Locust's -u/-r []
 ``STOCKPULSE_SEED_USERS``    seed shape: how many copies of the script run side by side [1]
 ``STOCKPULSE_SEED_DURATION`` seed shape: seconds before it stops, 0 = until Locust's --run-time [0]
+``STOCKPULSE_ORDER_LOG``     ``stdout``: print ``{"order_acknowledged": "<order_id>"}`` for every order answered 201,
+                             so a test can audit the lake against what customers were told []
 
 Every request is judged here, not by Locust's default: a check fails unless answered 200, an order
 unless answered 201 with an ``order_id`` (the API answers 201 only once Kafka acknowledged the event).
@@ -183,6 +185,7 @@ def plan_seed_burst(rng: random.Random, tickers: Sequence[str], mix: Mapping[str
 
 
 CONFIG = load_config()
+ORDER_LOG = os.environ.get("STOCKPULSE_ORDER_LOG", "").strip().lower() == "stdout"
 _user_numbers = itertools.count(1)
 
 
@@ -218,16 +221,21 @@ class _Customer(FastHttpUser):
         with self.client.post(path, json=json, headers=self.headers(), name=name, catch_response=True) as resp:
             if resp.status_code != 201:
                 resp.failure(f"order answered {resp.status_code}, expected 201")
-            elif json is not None and not _has_order_id(resp.text):
+                return
+            order_id = _order_id(resp.text)
+            if json is not None and not order_id:
                 resp.failure("order answered 201 without an order_id")
+            elif order_id and ORDER_LOG:
+                print(jsonlib.dumps({"order_acknowledged": order_id}), flush=True)
 
 
-def _has_order_id(body: str | None) -> bool:
+def _order_id(body: str | None) -> str | None:
     try:
         answer = jsonlib.loads(body or "")
     except ValueError:
-        return False
-    return isinstance(answer, dict) and bool(answer.get("order_id"))
+        return None
+    order_id = answer.get("order_id") if isinstance(answer, dict) else None
+    return order_id if isinstance(order_id, str) and order_id else None
 
 
 def _weight(name: str) -> int:

@@ -23,7 +23,7 @@ if stamp_ok .venv/.installed pyproject.toml constraints.txt; then
   say "python packages up to date"
 else
   say "installing pinned python packages into .venv (first run takes a few minutes)"
-  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -c constraints.txt --upgrade pip
   .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
   touch .venv/.installed
 fi
@@ -47,20 +47,29 @@ for name in kafka spark derby; do
   [ -f "jvm/$name/pom.xml" ] && fetch_jars "$name"
 done
 
-debian_tool() {  # debian_tool NAME WHY: install Debian's NAME when it is missing and we are root
-  local name=$1 why=$2
-  if command -v "$name" >/dev/null 2>&1; then
-    say "$name present"
+debian_tools() {  # debian_tools WHY COMMAND:PACKAGE...: install Debian's packages whose command is missing (as root)
+  local why=$1; shift
+  local missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "present: $* "
   elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's $name (apt-get) for $why"
+    say "installing Debian's ${missing[*]} (apt-get) for $why"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$name" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    say "WARNING: $name missing and not root; install Debian's $name for $why"
+    say "WARNING: ${missing[*]} missing and not root; install Debian's packages for $why"
   fi
 }
-debian_tool chromium "the HTML report test (headless screenshot)"
-debian_tool wrk "the benchmark's HTTP load (make bench)"
+debian_tools "the HTML report test (headless screenshot)" chromium:chromium
+debian_tools "the benchmark's HTTP load (make bench)" wrk:wrk
+# Images and the local cluster (../shared/notes/kubernetes-here.md): podman/buildah build,
+# mmdebstrap makes the base when no registry answers, containerd and runc run the pods.
+debian_tools "make images and the local cluster" podman:podman buildah:buildah mmdebstrap:mmdebstrap \
+  runc:runc containerd:containerd ctr:containerd /usr/lib/cni/bridge:containernetworking-plugins \
+  iptables:iptables conntrack:conntrack openssl:openssl
 
 if [ -f scripts/setup-k8s-tools.sh ]; then
   bash scripts/setup-k8s-tools.sh

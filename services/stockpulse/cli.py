@@ -48,6 +48,38 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if all(info["healthy"] for info in report.values()) else 1
 
 
+def _cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
+    import logging
+    import time
+
+    from .events.admin import ensure_topics
+    from .events.topics import ALL_TOPICS
+
+    log = logging.getLogger("stockpulse.topics")
+    specs = args.topic or list(ALL_TOPICS)
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            created = ensure_topics(settings.kafka_bootstrap, specs, timeout=10)
+        except Exception as exc:  # Kafka not reachable yet: the Job starts beside the broker
+            if time.monotonic() >= deadline:
+                print(
+                    f"stockpulse topics: {settings.kafka_bootstrap} not usable after {args.wait:.0f} s: {exc}",
+                    file=sys.stderr,
+                )
+                return 1
+            log.info("waiting for Kafka at %s: %s", settings.kafka_bootstrap, exc)
+            time.sleep(3)
+            continue
+        log.info(
+            "topics at %s: created %s, %d present",
+            settings.kafka_bootstrap,
+            created or "none",
+            len(specs) - len(created),
+        )
+        return 0
+
+
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from .lake.ingest import run
 
@@ -104,6 +136,15 @@ def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, out=out, quick=args.quick, skip_lake=args.skip_lake)
 
 
+def _topic_spec(text: str):
+    from .events.topics import TopicSpec
+
+    try:
+        return TopicSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockpulse",
@@ -116,6 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show each part of the local stack and whether it is healthy")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_status)
+    p = sub.add_parser("topics", help="create the Kafka topics that are missing (what the chart's topics Job runs)")
+    p.add_argument(
+        "--topic",
+        action="append",
+        type=_topic_spec,
+        metavar="NAME:PARTITIONS:REPLICAS:MIN_ISR:RETENTION_MS",
+        help="a topic to ensure (repeatable); default: the three event topics with the local stack's settings",
+    )
+    p.add_argument("--wait", type=float, default=300.0, help="seconds to keep retrying while Kafka is unreachable")
+    p.set_defaults(func=_cmd_topics)
     p = sub.add_parser("ingest", help="run the streaming ingest job in the foreground (Kafka -> lake tables)")
     p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then exit")
     p.add_argument("--no-ui", action="store_true", help="do not start the Spark UI")

@@ -9,6 +9,7 @@ failing later inside a request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -52,6 +53,7 @@ class Settings:
     trigger_seconds: float = 2.0
     max_offsets_per_trigger: int = 200_000
     spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
     api_bind: str = "127.0.0.1:8000"
     workers: int = 2
     threads: int = 8
@@ -110,6 +112,7 @@ _ENV = {
     "trigger_seconds": "STOCKPULSE_TRIGGER_SECONDS",
     "max_offsets_per_trigger": "STOCKPULSE_MAX_OFFSETS_PER_TRIGGER",
     "spark_master": "STOCKPULSE_SPARK_MASTER",
+    "spark_driver_memory": "STOCKPULSE_SPARK_DRIVER_MEMORY",
     "api_bind": "STOCKPULSE_API_BIND",
     "workers": "STOCKPULSE_WORKERS",
     "threads": "STOCKPULSE_THREADS",
@@ -212,6 +215,9 @@ def _validate(settings: Settings) -> None:
     source = settings.price_source
     if not (source in ("simulated", "yfinance") or (source.startswith("replay:") and len(source) > 7)):
         raise SettingsError(f"STOCKPULSE_PRICE_SOURCE must be simulated, yfinance or replay:<path>, got {source!r}")
+    if not re.fullmatch(r"[0-9]+[kmgt]", settings.spark_driver_memory.lower()):
+        memory = settings.spark_driver_memory
+        raise SettingsError(f"STOCKPULSE_SPARK_DRIVER_MEMORY must be like 768m or 2g, got {memory!r}")
     if settings.orphan_margin_hours < 24:
         # Iceberg's remove_orphan_files refuses less: a younger file may belong to a write in flight
         raise SettingsError(f"STOCKPULSE_ORPHAN_MARGIN_HOURS must be at least 24, got {settings.orphan_margin_hours:g}")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import CHART, VALUE_SETS, name_of, render, run, tool
+from .conftest import CHART, STRIMZI_VALUE_SETS, VALUE_SETS, name_of, render, render_text, run, tool
 
-COMPONENTS = {"api", "ingest", "locust", "hive-metastore", "kafka"}
+COMPONENTS = {"api", "ingest", "locust", "hive-metastore", "kafka", "lake-shell"}
 FULL_LABELS = {
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -142,6 +144,7 @@ def test_api_deployment_contract() -> None:
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
 
 
+@pytest.mark.parametrize("value_set", STRIMZI_VALUE_SETS)
 def test_kafka_is_kraft_with_node_pool_and_one_topic_per_contract_topic(value_set: str) -> None:
     docs = render(value_set)
     kafka = one(docs, "Kafka")
@@ -189,7 +192,10 @@ def test_ingest_is_a_streaming_spark_application_with_durable_checkpoints(value_
         assert port_name not in {p["name"] for p in spec[role].get("ports", [])}, role
     env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
     assert env["STOCKPULSE_METASTORE_URI"] == "thrift://stockpulse-hive-metastore:9083"
-    assert env["STOCKPULSE_KAFKA_BOOTSTRAP"].endswith("-kafka-bootstrap:9092")
+    if value_set == "local-cluster":
+        assert env["STOCKPULSE_KAFKA_BOOTSTRAP"] == "stockpulse-kafka-bootstrap:9092"
+    else:
+        assert env["STOCKPULSE_KAFKA_BOOTSTRAP"].endswith("-kafka-bootstrap:9092")
     checkpoint, warehouse = env["STOCKPULSE_CHECKPOINT_DIR"], env["STOCKPULSE_WAREHOUSE"]
     if value_set == "gke":
         assert checkpoint.startswith("gs://") and warehouse.startswith("gs://")
@@ -214,12 +220,13 @@ def test_hive_metastore_runs_the_metastore_service_on_postgres(value_set: str) -
     dep = one(docs, "Deployment", "hive-metastore")
     pod = dep["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["SERVICE_NAME"] == "metastore" and env["DB_DRIVER"] == "postgres"
-    assert "javax.jdo.option.ConnectionURL=jdbc:postgresql://" in env["SERVICE_OPTS"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["METASTORE_DB_URL"]["value"] == "jdbc:postgresql://stockpulse-hive-metastore-db:5432/metastore"
+    assert env["METASTORE_DB_USER"]["value"] == "hive"
+    secret_ref = env["METASTORE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert secret_ref["key"] == "password"
     assert container["ports"][0]["containerPort"] == 9083
-    (init,) = pod["initContainers"]
-    assert "-initOrUpgradeSchema" in init["args"]
+    assert "command" not in container and "args" not in container
     svc = one(docs, "Service", "hive-metastore")
     assert svc["spec"]["ports"][0]["port"] == 9083
     external = render(
@@ -234,11 +241,97 @@ def test_hive_metastore_runs_the_metastore_service_on_postgres(value_set: str) -
         ),
     )
     assert not by_kind(external, "StatefulSet")
+    assert not by_kind(external, "Secret")
     ext_env = {
-        e["name"]: e.get("value")
+        e["name"]: e
         for e in one(external, "Deployment", "hive-metastore")["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    assert "jdbc:postgresql://db.example:5432/metastore" in ext_env["SERVICE_OPTS"]
+    assert ext_env["METASTORE_DB_URL"]["value"] == "jdbc:postgresql://db.example:5432/metastore"
+    assert ext_env["METASTORE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "hms-db"
+
+
+def test_the_database_password_is_never_in_a_command_line_or_plain_value() -> None:
+    password = "Pl41n-s3cret-never-seen"
+    text = render_text("default", ("--set", f"postgresql.password={password}"))
+    assert password not in text  # only base64 in the Secret, read through secretKeyRef
+    docs = render("default", ("--set", f"postgresql.password={password}"))
+    (secret,) = by_kind(docs, "Secret")
+    assert base64.b64decode(secret["data"]["password"]).decode() == password
+
+
+def test_a_missing_database_password_is_refused_with_a_clear_message() -> None:
+    proc = run([tool("helm"), "template", "x", CHART], check=False)
+    assert proc.returncode != 0
+    assert "postgresql.password is required" in proc.stderr
+
+
+def test_the_same_values_render_the_same_manifests(value_set: str) -> None:
+    first = run([tool("helm"), "template", "stockpulse", CHART, *VALUE_SETS[value_set]]).stdout
+    second = run([tool("helm"), "template", "stockpulse", CHART, *VALUE_SETS[value_set]]).stdout
+    assert first == second
+
+
+def spark_pod_request_mib(heap: str, factor: float = 0.4) -> int:
+    """What Spark itself requests for a Python application's driver or executor pod:
+    heap + max(384 MiB, factor x heap), factor 0.4 for non-JVM applications (Spark's
+    running-on-kubernetes docs, spark.kubernetes.memoryOverheadFactor)."""
+    number, unit = int(heap[:-1]), heap[-1].lower()
+    mib = number * 1024 if unit == "g" else number
+    return mib + max(384, int(factor * mib))
+
+
+def test_spark_pod_limits_cover_what_spark_requests(value_set: str) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for args in VALUE_SETS[value_set][1::2]:
+        if args.endswith(".yaml"):
+            overrides = yaml.safe_load(Path(args).read_text()) or {}
+            for role in ("driver", "executor"):
+                heap = (overrides.get("ingest", {}).get(role) or {}).get("memory")
+                if heap:
+                    values["ingest"][role]["memory"] = heap
+    app = one(render(value_set), "SparkApplication", "ingest")
+    for role in ("driver", "executor"):
+        spec = app["spec"][role]
+        limit = int(spec["memoryLimit"].removesuffix("Mi"))
+        assert limit >= spark_pod_request_mib(values["ingest"][role]["memory"]), (value_set, role, spec)
+        # the chart passes the overhead it assumed, so Spark requests exactly the limit
+        assert limit == int(spec["memory"].removesuffix("m")) + int(spec["memoryOverhead"].removesuffix("m"))
+
+
+def test_statefulset_kafka_is_kraft_with_its_topics_job() -> None:
+    docs = render("local-cluster")
+    assert not [d for d in docs if d["apiVersion"].startswith("kafka.strimzi.io")]
+    sts = one(docs, "StatefulSet", "kafka")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    name = sts["metadata"]["name"]
+    assert env["KAFKA_CONTROLLER_QUORUM"] == f"0@{name}-0.{name}-headless.stockpulse.svc:9093"
+    assert env["KAFKA_ADVERTISED_HOST"] == f"$(POD_NAME).{name}-headless.stockpulse.svc"
+    services = {d["metadata"]["name"]: d for d in by_kind(docs, "Service")}
+    assert services[f"{name}-headless"]["spec"]["publishNotReadyAddresses"] is True
+    assert {p["port"] for p in services[f"{name}-bootstrap"]["spec"]["ports"]} == {9092}
+    job = one(docs, "Job", "kafka")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    topics = [a.split(":")[0] for a in args if a != "--topic"]
+    assert topics == ["stock_call", "stock_operation", "default_call"]
+
+
+def test_external_kafka_mode_deploys_no_broker_and_uses_the_given_bootstrap() -> None:
+    docs = render(
+        "default", ("--set", "kafka.mode=external", "--set", "kafka.externalBootstrap=bootstrap.example:9092")
+    )
+    assert not [
+        d for d in docs if d["metadata"]["labels"]["app.kubernetes.io/component"] == "kafka" and d["kind"] != "Job"
+    ]
+    api = one(docs, "Deployment", "api")
+    env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["STOCKPULSE_KAFKA_BOOTSTRAP"] == "bootstrap.example:9092"
+    assert one(docs, "Job", "kafka")
+    proc = run(
+        [tool("helm"), "template", "x", CHART, *VALUE_SETS["default"], "--set", "kafka.mode=external"], check=False
+    )
+    assert proc.returncode != 0 and "kafka.externalBootstrap is required" in proc.stderr
 
 
 def test_gke_values_use_gcs_and_workload_identity() -> None:
@@ -303,3 +396,31 @@ def test_values_schema_covers_every_top_level_value() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == set(values)
+
+
+def service_link_variables(service: dict) -> set[str]:
+    """The variables the kubelet puts in pods for a Service (docker-link style), when links are on."""
+    if service["spec"].get("clusterIP") == "None":
+        return set()
+    prefix = service["metadata"]["name"].upper().replace("-", "_")
+    names = {f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT", f"{prefix}_PORT"}
+    for port in service["spec"]["ports"]:
+        base = f"{prefix}_PORT_{port['port']}_{port.get('protocol', 'TCP')}"
+        names |= {base, f"{base}_PROTO", f"{base}_PORT", f"{base}_ADDR"}
+    return names
+
+
+def test_no_service_name_shadows_a_setting_and_pods_turn_service_links_off(value_set: str) -> None:
+    """A Service called stockpulse-kafka once gave every pod STOCKPULSE_KAFKA_PORT=tcp://..."""
+    from stockpulse.settings import ENV_NAMES
+
+    docs = render(value_set)
+    for service in by_kind(docs, "Service"):
+        clash = service_link_variables(service) & set(ENV_NAMES.values())
+        assert not clash, f"{name_of(service)} would set {clash} in pods of SparkApplications"
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
+            assert doc["spec"]["template"]["spec"].get("enableServiceLinks") is False, name_of(doc)
+    # the check itself sees the clash that broke the first install
+    old = {"metadata": {"name": "stockpulse-kafka"}, "spec": {"ports": [{"port": 9092}]}}
+    assert "STOCKPULSE_KAFKA_PORT" in service_link_variables(old) & set(ENV_NAMES.values())

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .conftest import name_of, render, render_text
+import pytest
+
+from .conftest import STRIMZI_VALUE_SETS, name_of, render, render_text
 
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob"}
 
@@ -97,8 +99,9 @@ def test_spark_driver_and_executor_are_restricted_and_bounded(value_set: str) ->
             assert "/tmp" in mounts, f"{where}: /tmp must be a volume with a read-only root filesystem"
 
 
-def test_strimzi_containers_are_restricted(value_set: str) -> None:
-    docs = render(value_set)
+@pytest.mark.parametrize("strimzi_set", STRIMZI_VALUE_SETS)
+def test_strimzi_containers_are_restricted(strimzi_set: str) -> None:
+    docs = render(strimzi_set)
     pool = next(d for d in docs if d["kind"] == "KafkaNodePool")
     kafka = next(d for d in docs if d["kind"] == "Kafka")
     template = pool["spec"]["template"]

@@ -19,7 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CRDS, VENV_BIN, core_docs, dump, group, name_of, render, run, tool, tool_file
+from .conftest import (
+    CRDS,
+    STRIMZI_VALUE_SETS,
+    VENV_BIN,
+    core_docs,
+    dump,
+    group,
+    name_of,
+    render,
+    run,
+    tool,
+    tool_file,
+)
 
 KUBECTL_VALIDATE_VERSION = "1.35"
 
@@ -96,8 +108,9 @@ def test_objects_and_custom_resources_validate_with_kubectl_validate(value_set: 
     assert kubectl_validate(docs, tmp_path) == {}
 
 
-def test_strimzi_resources_decode_strictly_into_typed_v1_models(value_set: str, tmp_path) -> None:
-    docs = strimzi_docs(render(value_set))
+@pytest.mark.parametrize("strimzi_set", STRIMZI_VALUE_SETS)
+def test_strimzi_resources_decode_strictly_into_typed_v1_models(strimzi_set: str, tmp_path) -> None:
+    docs = strimzi_docs(render(strimzi_set))
     assert {d["kind"] for d in docs} == {"Kafka", "KafkaNodePool", "KafkaTopic"}
     rc, out = strimzi_check(docs, tmp_path)
     assert rc == 0, out

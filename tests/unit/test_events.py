@@ -75,3 +75,17 @@ def test_schema_required_fields_match_the_constructors():
 def test_an_unknown_side_is_refused():
     with pytest.raises(ValueError):
         stock_operation_event("GOOG", "hold", 1, 1.0, {})
+
+
+def test_topic_spec_parses_what_the_chart_passes() -> None:
+    from stockpulse.events.topics import TopicSpec
+
+    assert TopicSpec.parse("stock_call:6:3:2:604800000") == TopicSpec("stock_call", 6, 604800000, 3, 2)
+
+
+@pytest.mark.parametrize("text", ["stock_call:6:3:2", ":1:1:1:1", "t:0:1:1:1", "t:1:1:2:1", "t:x:1:1:1", "t:1:1:1:-5"])
+def test_topic_spec_refuses_malformed_or_impossible_topics(text: str) -> None:
+    from stockpulse.events.topics import TopicSpec
+
+    with pytest.raises(ValueError):
+        TopicSpec.parse(text)

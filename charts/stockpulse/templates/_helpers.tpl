@@ -102,17 +102,19 @@ Restricted pod and container security contexts.
 {{- end }}
 
 {{/*
-Kafka cluster name and bootstrap address.
+Kafka cluster name and bootstrap address, by `kafka.mode`.
 */}}
 {{- define "stockpulse.kafkaClusterName" -}}
 {{- default (include "stockpulse.componentName" (dict "ctx" . "component" "kafka")) .Values.kafka.clusterName | trunc 40 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "stockpulse.kafkaBootstrap" -}}
-{{- if .Values.kafka.enabled }}
+{{- if eq .Values.kafka.mode "strimzi" }}
 {{- printf "%s-kafka-bootstrap:9092" (include "stockpulse.kafkaClusterName" .) }}
+{{- else if eq .Values.kafka.mode "statefulset" }}
+{{- printf "%s-bootstrap:9092" (include "stockpulse.kafkaClusterName" .) }}
 {{- else }}
-{{- required "kafka.externalBootstrap is required when kafka.enabled is false" .Values.kafka.externalBootstrap }}
+{{- required "kafka.externalBootstrap is required when kafka.mode is external" .Values.kafka.externalBootstrap }}
 {{- end }}
 {{- end }}
 
@@ -168,18 +170,23 @@ API Service URL (Locust's default target).
 {{- end }}
 
 {{/*
-Metastore connection environment (password from the Secret, JDO settings in SERVICE_OPTS).
-Call with (dict "ctx" $ "jdbc" "jdbc:postgresql://...").
+Memory of a Spark driver or executor pod: the one place it is computed. Spark sizes a pod
+as heap + overhead, overhead = max(384 MiB, factor x heap); the chart passes that overhead
+explicitly and sets the container limit to the sum, so the limit can never fall below the
+request Spark makes (the API server would refuse the pod). Call with
+(dict "memory" "1g" "factor" 0.4); returns "heapMiB overheadMiB podMiB".
 */}}
-{{- define "stockpulse.metastoreEnv" -}}
-{{- $v := .ctx.Values }}
-- name: DB_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "stockpulse.postgresSecretName" .ctx }}
-      key: {{ $v.hiveMetastore.database.passwordKey }}
-- name: SERVICE_OPTS
-  value: {{ printf "-Xmx%vm -Djavax.jdo.option.ConnectionDriverName=org.postgresql.Driver -Djavax.jdo.option.ConnectionURL=%s -Djavax.jdo.option.ConnectionUserName=%s -Djavax.jdo.option.ConnectionPassword=$(DB_PASSWORD) -Dmetastore.warehouse.dir=%s" $v.hiveMetastore.heapSize .jdbc $v.hiveMetastore.database.user $v.lake.warehouse | quote }}
+{{- define "stockpulse.sparkMemory" -}}
+{{- $m := regexFind "^[0-9]+[mg]$" (toString .memory) }}
+{{- if not $m }}
+{{- fail (printf "Spark memory %q must be <n>m or <n>g" (toString .memory)) }}
+{{- end }}
+{{- $heap := trimSuffix "g" (trimSuffix "m" $m) | int }}
+{{- if hasSuffix "g" $m }}
+{{- $heap = mul $heap 1024 }}
+{{- end }}
+{{- $overhead := max 384 (mulf $heap (float64 .factor) | floor | int) }}
+{{- printf "%d %d %d" $heap $overhead (add $heap $overhead) }}
 {{- end }}
 
 {{/*
@@ -188,6 +195,7 @@ Locust master pod spec, shared by the UI Deployment and the headless Job.
 {{- define "stockpulse.locustMasterPodSpec" -}}
 {{- $v := .Values.locust }}
 automountServiceAccountToken: false
+enableServiceLinks: false
 {{- include "stockpulse.imagePullSecrets" . }}
 securityContext:
   {{- include "stockpulse.podSecurityContext" . | nindent 2 }}
@@ -206,10 +214,12 @@ containers:
         containerPort: 5557
         protocol: TCP
     env:
+      {{- if gt (int $v.workers) 0 }}
       - name: LOCUST_MODE_MASTER
         value: "true"
       - name: LOCUST_EXPECT_WORKERS
         value: {{ $v.workers | quote }}
+      {{- end }}
       {{- include "stockpulse.locustEnv" . | nindent 6 }}
       - name: LOCUST_HEADLESS
         value: {{ $v.headless | quote }}
@@ -217,7 +227,9 @@ containers:
       - name: LOCUST_RUN_TIME
         value: {{ $v.runTime | quote }}
       {{- end }}
-    {{- if $v.headless }}
+    {{- if and $v.headless (eq (int $v.workers) 0) }}
+    {{- /* A standalone headless run listens on no port: the Job's own deadline bounds it. */}}
+    {{- else if $v.headless }}
     livenessProbe:
       tcpSocket:
         port: master
@@ -269,4 +281,8 @@ Environment shared by Locust master and workers.
   value: {{ .Values.locust.spawnRate | quote }}
 - name: STOCKPULSE_TICKERS
   value: {{ .Values.config.tickers | quote }}
+{{- if .Values.locust.logOrders }}
+- name: STOCKPULSE_ORDER_LOG
+  value: stdout
+{{- end }}
 {{- end }}

@@ -18,8 +18,8 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, timeo
         NewTopic(
             spec.name,
             num_partitions=spec.partitions,
-            replication_factor=1,
-            config={"retention.ms": str(spec.retention_ms), "min.insync.replicas": "1"},
+            replication_factor=spec.replicas,
+            config={"retention.ms": str(spec.retention_ms), "min.insync.replicas": str(spec.min_insync_replicas)},
         )
         for spec in specs
         if spec.name not in existing

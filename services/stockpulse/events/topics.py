@@ -17,6 +17,19 @@ class TopicSpec:
     name: str
     partitions: int
     retention_ms: int
+    replicas: int = 1
+    min_insync_replicas: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> TopicSpec:
+        """``name:partitions:replicas:min_insync_replicas:retention_ms``, as the chart passes them."""
+        parts = text.split(":")
+        if len(parts) != 5 or not parts[0] or not all(p.isdigit() and int(p) > 0 for p in parts[1:]):
+            raise ValueError(f"a topic is name:partitions:replicas:min_insync_replicas:retention_ms, got {text!r}")
+        name, partitions, replicas, min_isr, retention = parts
+        if int(min_isr) > int(replicas):
+            raise ValueError(f"topic {name}: min_insync_replicas {min_isr} exceeds replicas {replicas}")
+        return cls(name, int(partitions), int(retention), int(replicas), int(min_isr))
 
 
 ALL_TOPICS = (

@@ -1,18 +1,24 @@
-"""One place builds the SparkSession: Iceberg tables in the Hive metastore, Kafka connector jars, loopback.
+"""One place builds the SparkSession: Iceberg tables in the Hive metastore, Kafka connector jars.
 
 ``spark_catalog`` is Iceberg's ``SparkSessionCatalog`` backed by the Hive metastore, so
 unqualified names (``SELECT * FROM stock_call``, the seed's SQL) resolve to the
 Iceberg tables. HMS commit locks are off: Hive 2.3.10+ metastores carry HIVE-26882
 (``alter_table`` checks the expected ``metadata_location``), which makes the commit
 itself atomic, as Iceberg's docs require for lock-free commits.
+
+Everything set here is a default. Under ``spark-submit`` (the SparkApplication in a
+cluster) whatever spark-submit passed wins, key by key, and the loopback driver address,
+the master and the driver memory are never set: in cluster mode Spark itself gives the
+driver its pod address, and executors must be able to dial it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from ..devstack.paths import SPARK_JARS
@@ -24,7 +30,14 @@ def extra_jars() -> list[str]:
     return sorted(str(p) for p in Path(SPARK_JARS).glob("*.jar")) if Path(SPARK_JARS).is_dir() else []
 
 
+def submitted() -> bool:
+    """True when spark-submit started this Python process: its JVM is already running and
+    handed us the gateway port (and with it every ``--conf`` it was given)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def session_conf(settings: Settings, app_name: str, ui_port: int | None = None) -> dict[str, str]:
+    """The defaults for every process; ``local_conf`` adds those of a local (not submitted) one."""
     conf = {
         "spark.app.name": app_name,
         "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
@@ -39,29 +52,49 @@ def session_conf(settings: Settings, app_name: str, ui_port: int | None = None) 
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "2",
         "spark.sql.adaptive.enabled": "true",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.host": "127.0.0.1",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.metricsEnabled": "true",
-        "spark.driver.memory": "2g",
     }
     if ui_port is None:
         conf["spark.ui.enabled"] = "false"
     else:
         conf["spark.ui.port"] = str(ui_port)
+    return conf
+
+
+def local_conf(settings: Settings) -> dict[str, str]:
+    """What a process started by plain ``python`` needs and spark-submit would otherwise pass."""
+    conf = {
+        "spark.master": settings.spark_master,
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.memory": settings.spark_driver_memory,
+    }
     jars = extra_jars()
     if jars:
         conf["spark.jars"] = ",".join(jars)
     return conf
 
 
+def merged_conf(defaults: Mapping[str, str], given: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The defaults that ``given`` (spark-submit's configuration) does not already set."""
+    taken = {key for key, _ in given}
+    return {key: value for key, value in defaults.items() if key not in taken}
+
+
 def build_session(settings: Settings, app_name: str, ui_port: int | None = None) -> SparkSession:
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    defaults = session_conf(settings, app_name, ui_port)
+    if submitted():
+        # Connect to spark-submit's JVM first: without a gateway, SparkConf() is an empty
+        # Python-side object that knows nothing of what spark-submit was given.
+        SparkContext._ensure_initialized()
+        conf = merged_conf(defaults, SparkConf().getAll())
+    else:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        conf = {**defaults, **local_conf(settings)}
     builder = SparkSession.builder
-    for key, value in session_conf(settings, app_name, ui_port).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    if not SparkConf().contains("spark.master"):  # spark-submit sets the master; locally we do
-        builder = builder.master(settings.spark_master)
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -1,0 +1,35 @@
+"""kubectl and helm against the local cluster, as the admin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from .layout import ROOT, Layout
+
+HELM = ROOT / ".tools" / "bin" / "helm"
+
+
+class CommandError(RuntimeError):
+    pass
+
+
+def run(argv: list[str], input: str | None = None, check: bool = True, timeout: float | None = None) -> str:
+    result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise CommandError(f"{' '.join(argv[:4])} ... failed ({result.returncode}): {result.stderr.strip()[-3000:]}")
+    return result.stdout
+
+
+def kubectl(layout: Layout, *args: str, input: str | None = None, check: bool = True, timeout: float = 600) -> str:
+    return run([layout.binary("kubectl"), "--kubeconfig", str(layout.kubeconfig), *args], input, check, timeout)
+
+
+def helm(layout: Layout, *args: str, timeout: float = 1800) -> str:
+    if not HELM.exists():
+        raise CommandError(f"{HELM} is missing: run make setup")
+    return run([str(HELM), "--kubeconfig", str(layout.kubeconfig), *args], timeout=timeout)
+
+
+def say(message: str) -> None:
+    print(f"[k8s] {message}", file=sys.stderr, flush=True)

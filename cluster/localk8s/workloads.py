@@ -1,0 +1,245 @@
+"""What runs on the cluster: the images, storage, spark-operator and the stockpulse chart."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from . import node
+from .layout import ROOT, Layout
+from .tools import CommandError, helm, kubectl, run, say
+
+CHART = ROOT / "charts" / "stockpulse"
+LOCAL_VALUES = CHART / "values-local-cluster.yaml"
+NAMESPACE = "stockpulse"
+RELEASE = "stockpulse"
+OPERATOR_NAMESPACE = "spark-operator"
+STORAGE_CLASS = "local-hostpath"
+VOLUMES = 8
+
+PODMAN_ENV = {
+    **os.environ,
+    "CONTAINERS_CONF": str(ROOT / "cluster/podman/containers.conf"),
+    "CONTAINERS_STORAGE_CONF": str(ROOT / "cluster/podman/storage.conf"),
+}
+
+
+def image_tag() -> str:
+    for line in (CHART / "Chart.yaml").read_text().splitlines():
+        if line.startswith("appVersion:"):
+            return line.split(":", 1)[1].strip().strip('"')
+    raise RuntimeError("Chart.yaml has no appVersion")
+
+
+def podman_image_id(ref: str) -> str | None:
+    result = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, env=PODMAN_ENV
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def load_images(layout: Layout, names: list[str], tag: str) -> None:
+    """Copy images from podman's storage into containerd's k8s.io namespace (pods use
+    imagePullPolicy IfNotPresent/Never: no registry answers). An image whose podman id
+    was loaded before is skipped."""
+    stamps = layout.root / "images"
+    stamps.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        ref = f"localhost/stockpulse-{name}:{tag}"
+        image_id = podman_image_id(ref)
+        if image_id is None:
+            raise CommandError(f"{ref} is not built: run make images")
+        stamp = stamps / f"{name}-{tag}.id"
+        if stamp.exists() and stamp.read_text() == image_id:
+            continue
+        started = time.monotonic()
+        save = subprocess.Popen(
+            ["podman", "save", "--format", "docker-archive", ref], stdout=subprocess.PIPE, env=PODMAN_ENV
+        )
+        loaded = node.ctr(layout, "images", "import", "--no-unpack=false", "-", stdin=save.stdout, capture_output=True)
+        save.stdout.close()
+        if save.wait() != 0 or loaded.returncode != 0:
+            raise CommandError(f"loading {ref} into containerd failed: {loaded.stderr.decode()[-2000:]}")
+        stamp.write_text(image_id)
+        say(f"loaded {ref} into containerd in {time.monotonic() - started:.0f} s")
+
+
+def storage(layout: Layout) -> None:
+    """A StorageClass and hostPath PersistentVolumes under .run/k8s/volumes: this cluster
+    has no provisioner. Reclaim policy Retain: an uninstall keeps the data."""
+    docs = [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": STORAGE_CLASS},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer",
+            "reclaimPolicy": "Retain",
+        }
+    ]
+    for i in range(VOLUMES):
+        path = layout.volumes_dir / f"pv-{i:02d}"
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o777)  # pods run as their own non-root uids; hostPath ignores fsGroup
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"local-pv-{i:02d}"},
+                "spec": {
+                    "storageClassName": STORAGE_CLASS,
+                    "capacity": {"storage": "50Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": str(path), "type": "Directory"},
+                },
+            }
+        )
+    kubectl(layout, "apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+
+
+def spark_operator_chart() -> Path:
+    """The spark-operator chart from the same Go module (and version) the CRDs come from."""
+    version = next(
+        line.split('"')[1]
+        for line in (ROOT / "scripts/setup-k8s-tools.sh").read_text().splitlines()
+        if line.startswith("SPARK_OPERATOR_VERSION=")
+    )
+    out = run(["go", "mod", "download", "-json", f"github.com/kubeflow/spark-operator/v2@{version}"])
+    return Path(json.loads(out)["Dir"]) / "charts" / "spark-operator-chart"
+
+
+def install_spark_operator(layout: Layout, tag: str) -> None:
+    say("installing spark-operator (controller and webhook)")
+    # The operator's chart puts its job-namespace RBAC there: the namespace comes first.
+    kubectl(
+        layout,
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
+    )
+    helm(
+        layout,
+        "upgrade",
+        "--install",
+        "spark-operator",
+        str(spark_operator_chart()),
+        "--namespace",
+        OPERATOR_NAMESPACE,
+        "--create-namespace",
+        "--set",
+        "image.registry=localhost",
+        "--set",
+        "image.repository=stockpulse-spark-operator",
+        "--set",
+        f"image.tag={tag}",
+        "--set",
+        "image.pullPolicy=Never",
+        "--set",
+        f"spark.jobNamespaces={{{NAMESPACE}}}",
+        # The stockpulse chart brings the ingest's own ServiceAccount and Role.
+        "--set",
+        "spark.serviceAccount.create=false",
+        "--set",
+        "spark.rbac.create=false",
+        "--set",
+        "controller.workers=2",
+        "--wait",
+        "--timeout",
+        "10m",
+    )
+
+
+def install_chart(layout: Layout, *extra: str) -> None:
+    say(f"installing the stockpulse chart ({LOCAL_VALUES.relative_to(ROOT)})")
+    helm(
+        layout,
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+        "--values",
+        str(LOCAL_VALUES),
+        *extra,
+        "--wait",
+        "--timeout",
+        "15m",
+    )
+
+
+def wait_ingest_running(layout: Layout, timeout: float = 600) -> None:
+    """The streaming application is RUNNING and at least one executor pod runs."""
+    name = f"{RELEASE}-ingest"
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = kubectl(
+            layout,
+            "-n",
+            NAMESPACE,
+            "get",
+            "sparkapplication",
+            name,
+            "-o",
+            "jsonpath={.status.applicationState.state}",
+            check=False,
+        ).strip()
+        executors = kubectl(
+            layout,
+            "-n",
+            NAMESPACE,
+            "get",
+            "pods",
+            "-l",
+            f"spark-role=executor,sparkoperator.k8s.io/app-name={name}",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "name",
+            check=False,
+        ).split()
+        if state == "RUNNING" and executors:
+            return
+        time.sleep(3)
+    raise CommandError(f"SparkApplication {name} not RUNNING with an executor after {timeout:.0f} s (state {state!r})")
+
+
+def sql(layout: Layout, query: str) -> str:
+    """``stockpulse sql --json`` in the chart's lake-shell pod (a pod of the Spark image)."""
+    return kubectl(
+        layout,
+        "-n",
+        NAMESPACE,
+        "exec",
+        f"deploy/{RELEASE}-lake-shell",
+        "--",
+        "stockpulse",
+        "sql",
+        "--json",
+        query,
+        timeout=600,
+    )
+
+
+def access_notes(layout: Layout) -> str:
+    k = f"kubectl --kubeconfig {layout.kubeconfig} -n {NAMESPACE}"
+    return f"""
+The local cluster runs (make k8s-down stops it).
+  {k} get pods
+API:
+  {k} port-forward svc/{RELEASE}-api 8000:8000
+  curl http://127.0.0.1:8000/stocks/AAPL
+  curl -X POST -H 'Content-Type: application/json' -d '{{"side":"buy","quantity":3}}' http://127.0.0.1:8000/stocks/AAPL/orders
+Lake:
+  make k8s-sql Q="SELECT COUNT(*) AS n FROM stock_operation"
+Locust (web UI):
+  helm --kubeconfig {layout.kubeconfig} -n {NAMESPACE} upgrade {RELEASE} charts/stockpulse \\
+    --reuse-values --set locust.enabled=true
+  {k} port-forward svc/{RELEASE}-locust-master 8089:8089    # then open http://127.0.0.1:8089
+"""

@@ -1,0 +1,297 @@
+"""The whole pipeline on the one-node cluster: API -> Kafka -> Spark (cluster mode) -> Iceberg.
+
+The tests share one release and run in file order; the last one uninstalls it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from .conftest import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
+
+pytestmark = pytest.mark.cluster
+
+INGEST = f"{RELEASE}-ingest"
+
+
+def pods(cluster: Cluster, namespace: str | None = None) -> list[dict]:
+    args = ["-n", namespace] if namespace else ["-A"]
+    return json.loads(cluster.kubectl("get", "pods", *args, "-o", "json"))["items"]
+
+
+def ingest_state(cluster: Cluster) -> tuple[str, str]:
+    status = cluster.json("get", "sparkapplication", INGEST).get("status", {})
+    return status.get("applicationState", {}).get("state", ""), status.get("submissionID", "")
+
+
+def running_executors(cluster: Cluster) -> list[str]:
+    out = cluster.k(
+        "get",
+        "pods",
+        "-l",
+        f"spark-role=executor,sparkoperator.k8s.io/app-name={INGEST}",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "name",
+    )
+    return out.split()
+
+
+def acknowledged_in_lake(cluster: Cluster) -> tuple[set[str], int, int]:
+    """Order ids in the lake, row count and distinct event ids of stock_operation."""
+    rows = cluster.sql("SELECT order_id FROM stock_operation")
+    (counts,) = cluster.sql("SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM stock_operation")
+    return {r["order_id"] for r in rows}, counts["n"], counts["d"]
+
+
+def test_every_pod_runs_and_the_ingest_runs_in_cluster_mode_with_an_executor(cluster: Cluster) -> None:
+    for pod in pods(cluster):
+        name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        assert pod["status"]["phase"] in ("Running", "Succeeded"), name
+    app = cluster.json("get", "sparkapplication", INGEST)
+    assert app["spec"]["mode"] == "cluster"
+    assert app["status"]["applicationState"]["state"] == "RUNNING"
+    assert running_executors(cluster), "no executor pod runs"
+    # the executor dialled the driver's pod address (a 127.0.0.1 driver would never see it)
+    registered = re.compile(r"Registered executor .*\(\d+\.\d+\.\d+\.\d+:\d+\) with ID")
+    cluster.wait_for(
+        lambda: bool(registered.search(cluster.k("logs", f"{INGEST}-driver"))), 180, "an executor registered"
+    )
+    # spark-submit's properties for the driver: the master is the API server, not local[...]
+    properties = cluster.k("exec", f"{INGEST}-driver", "--", "cat", "/opt/spark/conf/spark.properties")
+    assert re.search(r"^spark\.master=k8s\\?://", properties, flags=re.M), properties
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_forward(cluster: Cluster, target: str, port: int) -> subprocess.Popen:
+    local = free_port()
+    proc = subprocess.Popen(
+        [
+            cluster.layout.binary("kubectl"),
+            "--kubeconfig",
+            str(cluster.layout.kubeconfig),
+            "-n",
+            NAMESPACE,
+            "port-forward",
+            "--address",
+            "127.0.0.1",
+            target,
+            f"{local}:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proc.local_port = local  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", local), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError(f"port-forward to {target} did not open")
+
+
+def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Cluster) -> None:
+    forward = port_forward(cluster, f"svc/{RELEASE}-api", 8000)
+    try:
+        base = f"http://127.0.0.1:{forward.local_port}"  # type: ignore[attr-defined]
+        with urllib.request.urlopen(f"{base}/stocks/AAPL", timeout=10) as response:
+            quote = json.load(response)
+        assert quote["ticker"] == "AAPL" and quote["price"] > 0
+        request = urllib.request.Request(
+            f"{base}/stocks/AAPL/orders",
+            data=b'{"side": "buy", "quantity": 3}',
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+            order_id = json.load(response)["order_id"]
+    finally:
+        forward.kill()
+        forward.wait()
+    acknowledged = time.monotonic()
+    # Each query starts a JVM in the lake-shell pod, a good part of the wait on 2 busy cores.
+    cluster.wait_for(
+        lambda: bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{order_id}'")),
+        240,
+        f"order {order_id} in stock_operation",
+        interval=0,
+    )
+    print(f"order visible through make k8s-sql {time.monotonic() - acknowledged:.1f} s after its 201")
+
+
+@dataclass
+class LocustRun:
+    succeeded: bool
+    log: str
+
+    @property
+    def acknowledged(self) -> set[str]:
+        found = set()
+        for line in self.log.splitlines():
+            if line.startswith('{"order_acknowledged"'):
+                found.add(json.loads(line)["order_acknowledged"])
+        return found
+
+    @property
+    def totals(self) -> tuple[int, int]:
+        """Requests and failures of Locust's last Aggregated line."""
+        lines = re.findall(r"Aggregated\s+(\d+)\s+(\d+)\(", self.log)
+        assert lines, self.log[-3000:]
+        requests, failures = lines[-1]
+        return int(requests), int(failures)
+
+
+def run_locust(cluster: Cluster, users: int, seconds: int, during: Callable[[], None] | None = None) -> LocustRun:
+    """The chart's own Locust, headless, against the API Service; ``during`` runs once it drives load."""
+    cluster.helm_upgrade("locust.enabled=false")
+    cluster.helm_upgrade(
+        "locust.enabled=true",
+        "locust.headless=true",
+        "locust.workers=0",
+        "locust.logOrders=true",
+        f"locust.users={users}",
+        f"locust.spawnRate={users}",
+        f"locust.runTime={seconds}s",
+    )
+    job = f"job/{RELEASE}-locust-master"
+    cluster.wait_for(lambda: '{"order_acknowledged"' in cluster.k("logs", job, check=False), 120, "Locust under way")
+    if during is not None:
+        during()
+
+    def finished() -> bool:
+        status = cluster.json("get", job).get("status", {})
+        return bool(status.get("succeeded") or status.get("failed"))
+
+    cluster.wait_for(finished, seconds + 300, "the Locust Job to finish")
+    succeeded = bool(cluster.json("get", job)["status"].get("succeeded"))
+    return LocustRun(succeeded, cluster.k("logs", job))
+
+
+def wait_until_in_lake(cluster: Cluster, ids: set[str], timeout: float = 300) -> tuple[set[str], int, int]:
+    result: tuple[set[str], int, int] = (set(), 0, 0)
+
+    def caught_up() -> bool:
+        nonlocal result
+        result = acknowledged_in_lake(cluster)
+        return ids <= result[0]
+
+    cluster.wait_for(caught_up, timeout, "every acknowledged order in stock_operation", interval=5)
+    return result
+
+
+def test_locust_orders_land_exactly_once_while_the_driver_pod_is_deleted(cluster: Cluster) -> None:
+    _, submission = ingest_state(cluster)
+
+    def delete_driver() -> None:
+        cluster.k("delete", "pod", f"{INGEST}-driver", "--wait=false")
+
+    run = run_locust(cluster, users=20, seconds=75, during=delete_driver)
+    requests, failures = run.totals
+    assert run.succeeded and failures == 0, run.log[-3000:]
+    acknowledged = run.acknowledged
+    assert len(acknowledged) > 50, f"too little load to prove anything: {len(acknowledged)} orders"
+
+    # spark-operator restarted the streaming application (restartPolicy Always), with executors again
+    cluster.wait_for(
+        lambda: (
+            ingest_state(cluster)[0] == "RUNNING"
+            and ingest_state(cluster)[1] != submission
+            and bool(running_executors(cluster))
+        ),
+        300,
+        "the ingest resubmitted and RUNNING with an executor",
+    )
+    in_lake, rows, distinct_events = wait_until_in_lake(cluster, acknowledged)
+    duplicates = cluster.sql(
+        "SELECT order_id, COUNT(*) AS n FROM stock_operation GROUP BY order_id HAVING COUNT(*) > 1"
+    )
+    assert duplicates == [], duplicates[:10]
+    assert rows == distinct_events == len(in_lake)
+    assert acknowledged <= in_lake
+    print(f"locust: {requests} requests, {len(acknowledged)} orders acknowledged, all once in the lake")
+
+
+def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(cluster: Cluster) -> None:
+    tag = workloads.image_tag()
+    new_tag = f"{tag}-upgrade{int(time.time())}"
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "images.sh"), "api"],
+        check=True,
+        timeout=1800,
+        env={**os.environ, "IMAGE_TAG": new_tag, "IMAGE_LABELS": f"stockpulse.test/upgrade={new_tag}"},
+    )
+    workloads.load_images(cluster.layout, ["api"], new_tag)
+
+    def upgrade() -> None:
+        cluster.helm_upgrade(f"api.image.tag={new_tag}")
+        cluster.k("rollout", "status", f"deploy/{RELEASE}-api", "--timeout=300s")
+
+    run = run_locust(cluster, users=20, seconds=90, during=upgrade)
+    requests, failures = run.totals
+    images = {
+        c["image"]
+        for p in pods(cluster, NAMESPACE)
+        if p["metadata"]["labels"].get("app.kubernetes.io/component") == "api" and p["status"]["phase"] == "Running"
+        for c in p["spec"]["containers"]
+    }
+    assert images == {f"localhost/stockpulse-api:{new_tag}"}
+    assert run.succeeded and failures == 0, run.log[-3000:]
+    assert requests > 500
+    print(f"helm upgrade under load: {requests} requests, {failures} failed")
+
+
+def test_no_secret_is_on_a_process_command_line(cluster: Cluster) -> None:
+    secret = cluster.json("get", "secret", f"{RELEASE}-hive-metastore-db")
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    for component in ("hive-metastore", "hive-metastore-db"):
+        (pod,) = [
+            p["metadata"]["name"]
+            for p in pods(cluster, NAMESPACE)
+            if p["metadata"]["labels"].get("app.kubernetes.io/component") == component
+        ]
+        cmdlines = cluster.k("exec", pod, "--", "bash", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+        assert cmdlines.strip(), component
+        assert password not in cmdlines, f"{component}: password on a command line"
+        logs = cluster.k("logs", pod)
+        assert password not in logs, f"{component}: password in the log"
+
+
+def test_helm_uninstall_leaves_only_the_volumes_that_keep_data(cluster: Cluster) -> None:
+    helm(cluster.layout, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
+    cluster.wait_for(lambda: not pods(cluster, NAMESPACE), 180, "every pod of the release gone")
+    kinds = "all,configmap,secret,serviceaccount,role,rolebinding,pdb,networkpolicy,job,sparkapplication,pvc"
+    left = json.loads(cluster.k("get", kinds, "-o", "json"))["items"]
+    # Kubernetes' own per-namespace objects and spark-operator's RBAC for this job namespace stay.
+    ours = [
+        f"{item['kind']}/{item['metadata']['name']}"
+        for item in left
+        if item["metadata"]["name"] not in ("kube-root-ca.crt", "default")
+        and (item["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") != "spark-operator"
+    ]
+    assert sorted(ours) == sorted(
+        [
+            f"PersistentVolumeClaim/{RELEASE}-lake",
+            f"PersistentVolumeClaim/data-{RELEASE}-kafka-0",
+            f"PersistentVolumeClaim/data-{RELEASE}-hive-metastore-db-0",
+        ]
+    ), ours
