@@ -104,7 +104,10 @@ def wait_caught_up(settings: Settings, job: IngestJob, timeout: float = 180.0) -
                 behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
             except KafkaException:  # a slow broker's metadata answer on a loaded machine: ask again
                 behind = {"unknown": 1}
-            if progress.get("batch_id") == progress.get("batch_finished") and sum(behind.values()) == 0:
+            # Spark's progress is the finished batch's, or after ~10 s idle an idle trigger's (next id, no rows)
+            finished = progress["batch_finished"]
+            idle = progress.get("batch_id") == finished + 1 and not progress.get("num_input_rows")
+            if (progress.get("batch_id") == finished or idle) and sum(behind.values()) == 0:
                 return progress
         time.sleep(0.5)
     raise AssertionError(f"ingest did not catch up in {timeout}s: {job.progress()}")
