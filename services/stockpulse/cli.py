@@ -87,21 +87,13 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
-    from pyspark.errors import PySparkException
+    from .lake.sql import QueryError, run_queries
 
-    from .lake.session import build_session
-    from .lake.sql import run_sql
-
-    spark = build_session(settings, "stockpulse-sql")
     try:
-        for query in args.query:
-            run_sql(spark, query, sys.stdout, as_json=args.json)
-    except PySparkException as exc:
-        print(f"stockpulse sql: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return run_queries(settings, args.query, sys.stdout, as_json=args.json, engine=args.engine)
+    except QueryError as exc:
+        print(f"stockpulse sql: {exc}", file=sys.stderr)
         return 1
-    finally:
-        spark.stop()
-    return 0
 
 
 def _cmd_report(settings: Settings, args: argparse.Namespace) -> int:
@@ -129,6 +121,12 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from .demo.run import demo
 
     return demo(settings, sessions=args.sessions, timeout=args.timeout)
+
+
+def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
+    from .lake.maintenance import run
+
+    return run(settings, tables=args.table or None, every_minutes=args.every)
 
 
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
@@ -173,9 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then exit")
     p.add_argument("--no-ui", action="store_true", help="do not start the Spark UI")
     p.set_defaults(func=_cmd_ingest)
-    p = sub.add_parser("sql", help='run Spark SQL against the lake, e.g. stockpulse sql "SELECT * FROM stock_call"')
+    p = sub.add_parser(
+        "sql",
+        help='query the lake, e.g. stockpulse sql "SELECT * FROM stock_call"',
+        description="Small SELECTs over one lake table are answered by DuckDB through pyiceberg (no JVM, "
+        "well under a second) when their answer is the same as Spark's; everything else by Spark SQL.",
+    )
     p.add_argument("query", nargs="+", help="one or more SQL statements, run in order")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "spark", "duckdb"),
+        default="auto",
+        help="auto (default): DuckDB when the query is supported, else Spark; spark or duckdb: force one",
+    )
     p.set_defaults(func=_cmd_sql)
     p = sub.add_parser("report", help="the advisory report over the lake (terminal tables, --json, --html PATH)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -185,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, default=150, help="customer sessions to simulate (default 150)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the lake to catch up")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser(
+        "maintain",
+        help="table maintenance: compact small files, expire old snapshots, rewrite manifests, remove orphan files",
+        epilog="Retention, kept snapshots, orphan margin and target file size: STOCKPULSE_SNAPSHOT_RETENTION_HOURS, "
+        "STOCKPULSE_SNAPSHOTS_KEPT, STOCKPULSE_ORPHAN_MARGIN_HOURS, STOCKPULSE_TARGET_FILE_MB (docs/lake.md).",
+    )
+    p.add_argument(
+        "--table", action="append", choices=("stock_call", "stock_operation", "quarantine"), help="only this table"
+    )
+    p.add_argument("--every", type=float, default=None, metavar="MINUTES", help="run again every MINUTES until stopped")
+    p.set_defaults(func=_cmd_maintain)
     p = sub.add_parser(
         "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
     )

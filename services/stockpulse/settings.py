@@ -63,6 +63,12 @@ class Settings:
     kafka_controller_port: int = 9093
     metastore_port: int = 9083
     spark_ui_port: int = 4040
+    checkpoint_lease_seconds: float = 30.0
+    snapshot_retention_hours: float = 1.0
+    snapshots_kept: int = 100
+    orphan_margin_hours: float = 72.0
+    target_file_mb: int = 128
+    maintain_interval_minutes: float = 10.0
     log_level: str = "INFO"
 
     @property
@@ -123,11 +129,28 @@ _ENV = {
     "kafka_controller_port": "STOCKPULSE_KAFKA_CONTROLLER_PORT",
     "metastore_port": "STOCKPULSE_METASTORE_PORT",
     "spark_ui_port": "STOCKPULSE_SPARK_UI_PORT",
+    "checkpoint_lease_seconds": "STOCKPULSE_CHECKPOINT_LEASE_SECONDS",
+    "snapshot_retention_hours": "STOCKPULSE_SNAPSHOT_RETENTION_HOURS",
+    "snapshots_kept": "STOCKPULSE_SNAPSHOTS_KEPT",
+    "orphan_margin_hours": "STOCKPULSE_ORPHAN_MARGIN_HOURS",
+    "target_file_mb": "STOCKPULSE_TARGET_FILE_MB",
+    "maintain_interval_minutes": "STOCKPULSE_MAINTAIN_INTERVAL_MINUTES",
     "log_level": "LOG_LEVEL",
 }
 
 #: Environment variable name per setting, for docs and child processes.
 ENV_NAMES: Mapping[str, str] = _ENV
+
+
+FLOAT_SETTINGS = (
+    "price_cache_ttl_s",
+    "idempotency_ttl_s",
+    "trigger_seconds",
+    "checkpoint_lease_seconds",
+    "snapshot_retention_hours",
+    "orphan_margin_hours",
+    "maintain_interval_minutes",
+)
 
 
 def _positive_int(name: str, raw: str) -> int:
@@ -173,7 +196,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[attr] = parse_tickers(raw)
         elif attr == "run_dir":
             values[attr] = Path(raw).resolve()
-        elif attr in ("price_cache_ttl_s", "trigger_seconds", "idempotency_ttl_s"):
+        elif attr in FLOAT_SETTINGS:
             values[attr] = _positive_float(var, raw)
         elif attr in (
             "max_quantity",
@@ -187,6 +210,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "kafka_controller_port",
             "metastore_port",
             "spark_ui_port",
+            "snapshots_kept",
+            "target_file_mb",
         ):
             values[attr] = _positive_int(var, raw)
         else:
@@ -203,6 +228,9 @@ def _validate(settings: Settings) -> None:
     if not re.fullmatch(r"[0-9]+[kmgt]", settings.spark_driver_memory.lower()):
         memory = settings.spark_driver_memory
         raise SettingsError(f"STOCKPULSE_SPARK_DRIVER_MEMORY must be like 768m or 2g, got {memory!r}")
+    if settings.orphan_margin_hours < 24:
+        # Iceberg's remove_orphan_files refuses less: a younger file may belong to a write in flight
+        raise SettingsError(f"STOCKPULSE_ORPHAN_MARGIN_HOURS must be at least 24, got {settings.orphan_margin_hours:g}")
     if ":" not in settings.api_bind:
         raise SettingsError(f"STOCKPULSE_API_BIND must be host:port, got {settings.api_bind!r}")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

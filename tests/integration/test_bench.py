@@ -47,13 +47,14 @@ def test_quick_bench_writes_every_api_figure(tmp_path):
     assert figures["api"]["check"]["sent"]["orders"] == 0
     assert figures["api"]["order"]["sent"]["checks"] == 0
     assert figures["api"]["mixed_share_of_ceiling"] > 0
-    assert figures["freshness"] is None and figures["ingest"] is None
+    assert figures["freshness"] is None and figures["ingest"] is None and figures["sql"] is None
     assert figures["targets"]["freshness_p95_s"]["met"] is None
     assert set(figures["targets"]) == {
         "mixed_share_of_ceiling",
         "mixed_p99_ms",
         "freshness_p95_s",
         "ingest_events_per_second",
+        "fast_path_seed_query_s",
     }
     # a quick run is a smoke test of the bench: it must not add a row to the performance doc
     assert (doc.read_text() if doc.exists() else None) == doc_before

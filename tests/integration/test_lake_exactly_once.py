@@ -11,49 +11,24 @@ from collections import Counter
 import pytest
 from stockpulse.devstack.api_server import settings_env
 from stockpulse.devstack.ingest_job import IngestJob
-from stockpulse.devstack.metastore import LocalMetastore
-from stockpulse.devstack.process import free_port
 from stockpulse.events import stock_call_event, stock_operation_event
-from stockpulse.settings import DEFAULT_TICKERS, load_settings
+from stockpulse.settings import DEFAULT_TICKERS
 
-from tests.integration.conftest import start_broker
 from tests.integration.lake_support import (
     STOCKPULSE,
     encode,
     in_flight,
     kill_when,
+    lake_parts,
     produce,
     sql_json,
+    valid_events,
     wait_caught_up,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 TICKERS = list(DEFAULT_TICKERS)
-
-
-def valid_events(rng: random.Random, calls_per_ticker: dict[str, int], orders: int):
-    events = []
-    for ticker, n in calls_per_ticker.items():
-        for _ in range(n):
-            quote = {
-                "price": round(rng.uniform(10, 500), 2),
-                "yearly_return": 0.1,
-                "currency": "USD",
-                "as_of": "2026-11-28T00:00:00Z",
-                "source": "simulated",
-            }
-            context = {"user_id": f"u{rng.randint(1, 20)}", "session_id": f"s{rng.randint(1, 50)}", "headers": {}}
-            events.append(("stock_call", ticker, stock_call_event(ticker, quote, context)))
-    for _ in range(orders):
-        ticker = rng.choice(TICKERS)
-        context = {"user_id": f"u{rng.randint(1, 20)}", "session_id": None, "headers": {"Accept": "*/*"}}
-        event = stock_operation_event(
-            ticker, rng.choice(["buy", "sell"]), rng.randint(1, 500), round(rng.uniform(10, 500), 2), context
-        )
-        events.append(("stock_operation", ticker, event))
-    rng.shuffle(events)
-    return events
 
 
 def bad_records(tag: str) -> list[tuple[str, str | None, bytes]]:
@@ -84,20 +59,8 @@ def bad_records(tag: str) -> list[tuple[str, str | None, bytes]]:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("lake-run")
-    broker = start_broker(run_dir)
-    settings = load_settings({}).with_overrides(
-        run_dir=run_dir,
-        kafka_bootstrap=broker.bootstrap,
-        metastore_port=free_port(),
-        trigger_seconds=0.5,
-        max_offsets_per_trigger=100,
-    )
-    metastore = LocalMetastore(settings)
-    metastore.start()
-    yield settings
-    metastore.stop()
-    broker.stop()
+    with lake_parts(tmp_path_factory.mktemp("lake-run"), trigger_seconds=0.5, max_offsets_per_trigger=100) as settings:
+        yield settings
 
 
 def test_every_event_lands_exactly_once_through_driver_crashes(lake):

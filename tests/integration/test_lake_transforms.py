@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import Row
+from stockpulse.lake.rules import RoutingRules
 from stockpulse.lake.schemas import event_schema
 from stockpulse.lake.tables import QUARANTINE_COLUMNS, table_columns
 from stockpulse.lake.transforms import decode, quarantine_rows, table_rows, validate
@@ -16,10 +17,13 @@ from tests.support import contract_vectors
 
 pytestmark = pytest.mark.spark
 
-NOW_MS = 1_795_893_870_421.0 + 3600_000
+RULES = RoutingRules(tickers=DEFAULT_TICKERS)
+#: Kafka's timestamp of the records below: the vectors' events happened later that day (19:24 UTC).
+LOGGED_AT = datetime(2026, 11, 28, 12, 0, 0)
+LOGGED_MS = 1_795_867_200_000.0
 
 
-def kafka_frame(spark, topic: str, payloads: list[str | None]):
+def kafka_frame(spark, topic: str, payloads: list[str | None], logged_at: datetime = LOGGED_AT):
     rows = [
         Row(
             key=b"K",
@@ -27,7 +31,7 @@ def kafka_frame(spark, topic: str, payloads: list[str | None]):
             topic=topic,
             partition=0,
             offset=i,
-            timestamp=datetime(2026, 11, 28, 12, 0, 0),
+            timestamp=logged_at,
             timestampType=0,
         )
         for i, p in enumerate(payloads)
@@ -39,7 +43,7 @@ def kafka_frame(spark, topic: str, payloads: list[str | None]):
 def test_valid_vectors_become_rows_with_every_contract_column(spark, topic):
     valid = contract_vectors(topic)["valid"]
     decoded = decode(kafka_frame(spark, topic, [json.dumps(e) for e in valid]))
-    checked = validate(decoded, topic, DEFAULT_TICKERS, NOW_MS)
+    checked = validate(decoded, topic, RULES)
     rows = table_rows(checked, topic)
     assert quarantine_rows(checked).count() == 0
     assert [(c, t) for c, t in zip(rows.columns, [t for _, t in table_columns(topic)], strict=True)] == [
@@ -59,7 +63,7 @@ def test_valid_vectors_become_rows_with_every_contract_column(spark, topic):
 def test_invalid_vectors_are_quarantined_with_a_reason(spark, topic):
     cases = contract_vectors(topic)["invalid"]
     payloads = [json.dumps(c["event"]) for c in cases]
-    checked = validate(decode(kafka_frame(spark, topic, payloads)), topic, DEFAULT_TICKERS, NOW_MS)
+    checked = validate(decode(kafka_frame(spark, topic, payloads)), topic, RULES)
     assert table_rows(checked, topic).count() == 0
     quarantined = {r.kafka_offset: r for r in quarantine_rows(checked).collect()}
     assert sorted(quarantined) == list(range(len(cases)))
@@ -83,9 +87,7 @@ def test_garbage_and_unknown_tickers_get_specific_reasons(spark):
         json.dumps({k: v for k, v in good.items() if k != "price"}),
         json.dumps({**good, "event_timestamp": 5.0}),
     ]
-    checked = validate(
-        decode(kafka_frame(spark, "stock_operation", payloads)), "stock_operation", DEFAULT_TICKERS, NOW_MS
-    )
+    checked = validate(decode(kafka_frame(spark, "stock_operation", payloads)), "stock_operation", RULES)
     reasons = {r.kafka_offset: r.reason for r in quarantine_rows(checked).collect()}
     assert reasons[0] == "not a JSON object"
     assert reasons[1] == "not a JSON object"
@@ -101,12 +103,45 @@ def test_garbage_and_unknown_tickers_get_specific_reasons(spark):
 def test_duplicate_event_ids_in_one_batch_become_one_row(spark):
     event = contract_vectors("stock_call")["valid"][0]
     decoded = decode(kafka_frame(spark, "stock_call", [json.dumps(event)] * 4))
-    rows = table_rows(validate(decoded, "stock_call", DEFAULT_TICKERS, NOW_MS), "stock_call")
+    rows = table_rows(validate(decoded, "stock_call", RULES), "stock_call")
     assert rows.count() == 1
 
 
 def test_records_of_the_other_topic_are_left_alone(spark):
     event = contract_vectors("stock_call")["valid"][0]
     decoded = decode(kafka_frame(spark, "stock_call", [json.dumps(event)]))
-    checked = validate(decoded, "stock_operation", DEFAULT_TICKERS, NOW_MS)
+    checked = validate(decoded, "stock_operation", RULES)
     assert checked.count() == 0
+
+
+def test_the_future_is_measured_from_the_kafka_timestamp_not_the_clock(spark):
+    good = contract_vectors("stock_operation")["valid"][0]
+    hour = 3600_000.0
+    payloads = [
+        json.dumps({**good, "event_timestamp": LOGGED_MS + 23 * hour, "transaction_timestamp": LOGGED_MS}),
+        json.dumps({**good, "event_timestamp": LOGGED_MS + 25 * hour, "transaction_timestamp": LOGGED_MS}),
+    ]
+    checked = validate(decode(kafka_frame(spark, "stock_operation", payloads)), "stock_operation", RULES)
+    assert [r.kafka_offset for r in table_rows(checked, "stock_operation").collect()] == [0]
+    assert {r.kafka_offset: r.reason for r in quarantine_rows(checked).collect()} == {1: "event_timestamp out of range"}
+
+
+def test_accepted_tickers_come_from_the_rules(spark):
+    good = contract_vectors("stock_operation")["valid"][0]
+    payload = json.dumps({**good, "stock_name": "NEWT", "event_type": f"{good['side']}_NEWT"})
+    decoded = decode(kafka_frame(spark, "stock_operation", [payload]))
+    old = validate(decoded, "stock_operation", RULES)
+    new = validate(decoded, "stock_operation", RoutingRules(tickers=(*DEFAULT_TICKERS, "NEWT")))
+    assert [r.reason for r in quarantine_rows(old).collect()] == ["unknown ticker: NEWT"]
+    assert [r.stock_name for r in table_rows(new, "stock_operation").collect()] == ["NEWT"]
+
+
+def test_one_event_id_with_two_timestamps_keeps_the_first_logged(spark):
+    event = contract_vectors("stock_call")["valid"][0]
+    day_before = {**event, "event_timestamp": event["event_timestamp"] - 86_400_000.0}
+    for payloads, first in (([event, day_before], event), ([day_before, event], day_before)):
+        decoded = decode(kafka_frame(spark, "stock_call", [json.dumps(p) for p in payloads]))
+        rows = table_rows(validate(decoded, "stock_call", RULES), "stock_call").collect()
+        assert [(r.event_id, r.event_timestamp, r.kafka_offset) for r in rows] == [
+            (event["event_id"], first["event_timestamp"], 0)
+        ]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
         "STOCKPULSE_API_BIND": f"127.0.0.1:{api_port}",
         "STOCKPULSE_METASTORE_PORT": str(free_port()),
         "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
+        "STOCKPULSE_MAINTAIN_INTERVAL_MINUTES": "0.1",
     }
     env["STOCKPULSE_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{env['STOCKPULSE_KAFKA_PORT']}"
     try:
@@ -69,6 +71,15 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
 
         again = run(env, "up")
         assert again.returncode == 0 and "already running" in again.stderr
+
+        # the maintenance part runs on its interval (6 s here) and reports the run in status
+        deadline = time.monotonic() + 900  # generous: a run is a dozen Spark jobs on a shared 2-core machine
+        maintain = {}
+        while time.monotonic() < deadline and "last_run" not in maintain:
+            time.sleep(3)
+            maintain = json.loads(run(env, "status", "--json").stdout)["maintain"]
+        assert maintain.get("healthy"), maintain
+        assert sorted(maintain["last_run"]["tables"]) == ["quarantine", "stock_call", "stock_operation"]
     finally:
         down = run(env, "down")
     assert down.returncode == 0, down.stderr
@@ -78,7 +89,7 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
 
 
 def test_every_command_has_help():
-    for args in (["--help"], ["up", "--help"], ["down", "--help"], ["status", "--help"]):
+    for args in (["--help"], ["up", "--help"], ["down", "--help"], ["status", "--help"], ["maintain", "--help"]):
         result = subprocess.run([STOCKPULSE, *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "usage: stockpulse" in result.stdout
 

@@ -31,6 +31,14 @@ def test_environment_overrides_are_parsed():
     assert settings.trigger_seconds == 0.5
 
 
+def test_maintenance_settings_have_documented_defaults_and_parse():
+    d = load_settings({})
+    assert (d.snapshot_retention_hours, d.snapshots_kept, d.orphan_margin_hours) == (1.0, 100, 72.0)
+    assert (d.target_file_mb, d.maintain_interval_minutes, d.checkpoint_lease_seconds) == (128, 10.0, 30.0)
+    custom = load_settings({"STOCKPULSE_SNAPSHOT_RETENTION_HOURS": "0.5", "STOCKPULSE_TARGET_FILE_MB": "64"})
+    assert (custom.snapshot_retention_hours, custom.target_file_mb) == (0.5, 64)
+
+
 @pytest.mark.parametrize(
     ("var", "value", "fragment"),
     [
@@ -41,6 +49,9 @@ def test_environment_overrides_are_parsed():
         ("STOCKPULSE_TICKERS", "GO OG", "invalid ticker"),
         ("STOCKPULSE_API_BIND", "8000", "host:port"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("STOCKPULSE_ORPHAN_MARGIN_HOURS", "12", "at least 24"),
+        ("STOCKPULSE_SNAPSHOTS_KEPT", "0", "must be positive"),
+        ("STOCKPULSE_SNAPSHOT_RETENTION_HOURS", "soon", "must be a number"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(var, value, fragment):

@@ -1,7 +1,8 @@
 """``stockpulse bench``: start the parts on free loopback ports, measure, write the figures.
 
-Order: Kafka and the API first; with the lake, the metastore, the ingest throughput from a
-pre-filled topic, then freshness with the continuous ingest; the Spark job and the metastore
+Order: Kafka and the API first; with the lake, the seed queries on a demo-sized lake of their
+own (``bench.sqlpath``), the metastore, the ingest throughput from a pre-filled topic (the SQL
+figures' events are in it too), then freshness with the continuous ingest; the Spark job and the metastore
 are stopped before the API loads so they do not take CPU from gunicorn. Last the ceiling and
 the three API loads, one at a time. Every process started is stopped by its pid, also on error.
 """
@@ -35,12 +36,13 @@ class Plan:
     ingest_events: int  # produced straight to Kafka before the available-now ingest
     fresh_orders: int  # orders through the API for freshness
     fresh_rate: float  # their rate, per second
+    sql_events: int  # the demo-sized lake the seed queries are timed on
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(seconds=3, warmup=1, ingest_events=5_000, fresh_orders=30, fresh_rate=10)
-        return cls(seconds=30, warmup=5, ingest_events=600_000, fresh_orders=300, fresh_rate=10)
+            return cls(seconds=3, warmup=1, ingest_events=5_000, fresh_orders=30, fresh_rate=10, sql_events=300)
+        return cls(seconds=30, warmup=5, ingest_events=600_000, fresh_orders=300, fresh_rate=10, sql_events=1_000)
 
 
 def drop_data(run_dir: Path) -> None:
@@ -116,6 +118,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         "api": None,
         "freshness": None,
         "ingest": None,
+        "sql": None,
         "command": "stockpulse bench" + (" --quick" if quick else "") + (" --skip-lake" if skip_lake else ""),
     }
     stops: list[tuple[str, Any]] = []
@@ -132,7 +135,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         stops.append(("api", api.stop))
         _wait_ready(bench.api_url + "/readyz")
         if not skip_lake:
-            figures["ingest"], figures["freshness"] = _lake(bench, plan, stops)
+            figures["sql"], figures["ingest"], figures["freshness"] = _lake(bench, plan, stops)
         ceiling = CeilingServer(bench.with_overrides(api_bind=f"127.0.0.1:{free_port()}"))
         ceiling.start()
         stops.append(("ceiling", ceiling.stop))
@@ -162,10 +165,17 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     return 0 if ok else 1
 
 
-def _lake(bench: Settings, plan: Plan, stops: list[tuple[str, Any]]) -> tuple[dict, dict]:
+def _lake(bench: Settings, plan: Plan, stops: list[tuple[str, Any]]) -> tuple[dict, dict, dict]:
     from ..devstack.metastore import LocalMetastore
     from .lake import measure_freshness, measure_ingest, start_ingest
+    from .sqlpath import measure_sql
 
+    say(f"sql: the seed's six queries on a lake of {plan.sql_events:,} events, fast path and Spark")
+    sql = measure_sql(bench, plan.sql_events)
+    say(
+        f"sql: slowest seed query on the fast path {sql['fast_path_max_s']} s "
+        f"({sql['fast_path_command_max_s']} s as a command)"
+    )
     metastore = LocalMetastore(bench)
     metastore.start()
     stops.append(("metastore", metastore.stop))
@@ -179,4 +189,4 @@ def _lake(bench: Settings, plan: Plan, stops: list[tuple[str, Any]]) -> tuple[di
     # Spark and the metastore would take CPU from gunicorn during the API loads
     job.stop()
     metastore.stop()
-    return ingest, freshness
+    return sql, ingest, freshness

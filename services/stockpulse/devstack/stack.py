@@ -1,5 +1,8 @@
 """``stockpulse up`` / ``down`` / ``status``: the local stack, each part a background process.
 
+The parts: Kafka, the metastore, the API, the streaming ingest and the table maintenance
+(``stockpulse maintain --every STOCKPULSE_MAINTAIN_INTERVAL_MINUTES``).
+
 Parts start in dependency order and stop in reverse. Each start prints one progress
 line and waits until the part is really usable (Kafka answers metadata, the API is
 ready), so a command that follows ``up`` never races the stack.
@@ -21,6 +24,7 @@ from ..settings import Settings
 from .api_server import ApiServer
 from .ingest_job import IngestJob
 from .kafka import KafkaBroker
+from .maintain_job import MaintainJob
 from .metastore import LocalMetastore
 from .process import port_open
 
@@ -111,11 +115,18 @@ def parts(settings: Settings) -> list[Part]:
             return {"healthy": False, "detail": "not running"}
         return {"healthy": True, **ingest_report(settings, ingest.progress())}
 
+    maintain = MaintainJob(settings)
+
+    def start_maintain() -> str:
+        maintain.start()
+        return f"running, first run in {settings.maintain_interval_minutes:g} min"
+
     return [
         Part("kafka", start_kafka, kafka.stop, kafka.running, kafka_health),
         Part("metastore", start_metastore, metastore.stop, metastore.running, metastore_health),
         Part("api", start_api, api.stop, api.running, api_health),
         Part("ingest", start_ingest, ingest.stop, ingest.running, ingest_health),
+        Part("maintain", start_maintain, maintain.stop, maintain.running, maintain.health),
     ]
 
 
@@ -139,6 +150,7 @@ def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[s
         + ")"
         + (f" {age:.0f}s ago" if age is not None else "")
         + f"; lag {', '.join(f'{t}={n}' for t, n in lags.items())}"
+        + f"; routing rules v{progress.get('rules_version')}"
     )
     return {
         "detail": detail,
@@ -146,6 +158,7 @@ def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[s
         "rows_per_second": rate,
         "lag": lags,
         "totals": progress.get("totals"),
+        "rules_version": progress.get("rules_version"),
     }
 
 

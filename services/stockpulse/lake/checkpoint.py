@@ -1,46 +1,77 @@
-"""Start-up care of the ingest checkpoint.
+"""Start-up care of the ingest checkpoint: which batches it planned, and one Spark bug worked around.
 
-Spark 4.1.1's Kafka source throws a NullPointerException while reporting progress
-for a batch that is *replayed* after a crash (SPARK-55271 / SPARK-57438: its
-``latestPartitionOffsets`` is never set on that path; fixed after 4.1.1, whose
-Kafka connector is the newest one Maven Central serves for Spark 4.1). So before
-the query starts, an offsets-log entry without its commit is removed: Spark then
-plans that batch afresh from the last committed offsets instead of replaying it.
+Spark 4.1.0 and 4.1.1's Kafka source throw a NullPointerException while reporting
+progress for a batch that is *replayed* after a crash (SPARK-55271 / SPARK-57438: its
+``latestPartitionOffsets`` is never set on that path; the regression came with
+SPARK-54027 in 4.1.0, and 4.1.1's Kafka connector is the newest one Maven Central serves
+for Spark 4.1). So before the query starts, an offsets-log entry without its commit is
+removed: Spark then plans that batch afresh from the last committed offsets instead of
+replaying it.
 
-This is safe here, and only here, because the query is stateless and its sink is
-idempotent (``lake.writer`` merges on ``event_id`` and Kafka coordinates): whatever
-range the re-planned batch covers, each record still lands exactly once.
+The repair acts only
+
+* on the Spark versions in ``REPLAY_BUG_VERSIONS``: once a fixed release is pinned it
+  stops by itself, and Spark replays the batch as it is meant to;
+* while this process holds the checkpoint's driver lease (``lake.lease``): with another
+  driver running, the newest offsets entry may be that driver's batch in flight.
+
+It is safe because the query is stateless and its sink idempotent (``lake.writer``
+merges on ``event_id`` and Kafka coordinates) and because routing of a re-planned batch
+still follows the rules of its batch id (``lake.rules``): whatever range the re-planned
+batch covers, each record lands exactly once and where it landed before.
 """
 
 from __future__ import annotations
 
 import logging
 
-from pyspark.sql import SparkSession
+from .hadoopfs import HadoopFolder
+from .lease import DriverLease
 
 log = logging.getLogger(__name__)
 
-
-def _batch_ids(fs, folder) -> list[int]:
-    if not fs.exists(folder):
-        return []
-    return sorted(int(s.getPath().getName()) for s in fs.listStatus(folder) if s.getPath().getName().isdigit())
+#: Spark releases whose Kafka source cannot replay an uncommitted batch (inclusive range).
+REPLAY_BUG_VERSIONS = ((4, 1, 0), (4, 1, 1))
 
 
-def drop_uncommitted_batch(spark: SparkSession, checkpoint: str) -> int | None:
-    """Remove the offsets entry of a batch that started but never committed; return its id."""
-    jvm = spark.sparkContext._jvm
-    root = jvm.org.apache.hadoop.fs.Path(checkpoint)
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    offsets_dir = jvm.org.apache.hadoop.fs.Path(root, "offsets")
-    offsets = _batch_ids(fs, offsets_dir)
-    commits = _batch_ids(fs, jvm.org.apache.hadoop.fs.Path(root, "commits"))
+def _version(text: str) -> tuple[int, int, int]:
+    """``4.1.1`` (or ``4.1.1-SNAPSHOT``) -> (4, 1, 1)."""
+    parts = [*text.split("-", 1)[0].split("."), "0", "0"][:3]
+    return (int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+def has_replay_bug(spark_version: str) -> bool:
+    low, high = REPLAY_BUG_VERSIONS
+    return low <= _version(spark_version) <= high
+
+
+def batch_ids(folder: HadoopFolder) -> list[int]:
+    return sorted(int(name) for name in folder.names() if name.isdigit())
+
+
+def next_batch_id(checkpoint: HadoopFolder) -> int:
+    """The id Spark gives the first batch it plans from now on (0 for a new checkpoint)."""
+    planned = batch_ids(checkpoint.child("offsets"))
+    return planned[-1] + 1 if planned else 0
+
+
+def drop_uncommitted_batch(checkpoint: HadoopFolder, lease: DriverLease, spark_version: str) -> int | None:
+    """Remove the offsets entry of a batch that started but never committed; return its id.
+
+    Nothing is done on a Spark version without the replay bug; CheckpointBusy is raised,
+    before anything is touched, when ``lease`` is not (or no longer) this process's.
+    """
+    offsets_dir = checkpoint.child("offsets")
+    offsets = batch_ids(offsets_dir)
+    commits = batch_ids(checkpoint.child("commits"))
     if not offsets or (commits and commits[-1] >= offsets[-1]):
         return None
     last = offsets[-1]
+    if not has_replay_bug(spark_version):
+        log.info("Spark replays the uncommitted batch itself", extra={"batch_id": last, "spark": spark_version})
+        return None
+    lease.verify()
     for name in (str(last), f".{last}.crc"):
-        path = jvm.org.apache.hadoop.fs.Path(offsets_dir, name)
-        if fs.exists(path):
-            fs.delete(path, False)
-    log.warning("re-planning uncommitted batch", extra={"batch_id": last, "checkpoint": checkpoint})
+        offsets_dir.delete(name)
+    log.warning("re-planning uncommitted batch", extra={"batch_id": last, "checkpoint": checkpoint.uri})
     return last

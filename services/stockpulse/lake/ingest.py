@@ -6,6 +6,11 @@ writer (``lake.writer``) merges each micro-batch into ``stock_call``,
 idempotent merges make a replayed batch harmless, so every event lands exactly once
 for every reader of the tables.
 
+Before it touches the checkpoint the job takes its driver lease (``lake.lease``; it
+waits up to one lease TTL for a previous driver's lease to lapse, then gives up) and
+keeps renewing it; it reads or extends the routing rules kept there (``lake.rules``),
+and only then repairs an uncommitted batch (``lake.checkpoint``).
+
 Run it::
 
     stockpulse ingest                 # continuous, trigger every STOCKPULSE_TRIGGER_SECONDS
@@ -24,10 +29,13 @@ from typing import Any
 
 from ..events.topics import LAKE_TOPICS
 from ..settings import Settings
-from .checkpoint import drop_uncommitted_batch
+from .checkpoint import drop_uncommitted_batch, next_batch_id
+from .hadoopfs import HadoopFolder
+from .lease import CheckpointBusy, DriverLease, LeaseLost
 from .progress import progress_path, write_progress
+from .rules import RoutingRules, RulesLog
 from .session import build_session
-from .tables import ensure_tables
+from .tables import ensure_tables, settings_properties
 from .writer import batch_writer
 
 log = logging.getLogger(__name__)
@@ -53,9 +61,34 @@ def _last_progress(query) -> dict[str, Any] | None:
 
 
 def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int:
-    """Run the ingest query until stopped (SIGTERM/SIGINT) or, with ``available_now``, until caught up."""
+    """Run the ingest query until stopped (SIGTERM/SIGINT) or, with ``available_now``, until caught up.
+
+    Returns 3 without touching the checkpoint when another driver holds it, 4 when that
+    driver took it over while this one ran.
+    """
     spark = build_session(settings, QUERY_NAME, ui_port=settings.spark_ui_port if ui else None)
-    ensure_tables(spark)
+    checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/ingest"
+    folder = HadoopFolder(spark, checkpoint)
+    lease = DriverLease(folder, settings.checkpoint_lease_seconds)
+    try:
+        lease.acquire(wait_s=settings.checkpoint_lease_seconds + 5)
+    except CheckpointBusy as exc:
+        log.error("ingest not started: %s", exc)
+        spark.stop()
+        return 3
+    try:
+        return _run(spark, settings, folder, lease, available_now)
+    finally:
+        try:
+            lease.release()
+        finally:
+            spark.stop()
+
+
+def _run(spark, settings: Settings, folder: HadoopFolder, lease: DriverLease, available_now: bool) -> int:
+    ensure_tables(spark, settings_properties(settings))
+    rules = RulesLog(folder).adopt(RoutingRules(tickers=tuple(settings.tickers)), next_batch_id(folder))
+    drop_uncommitted_batch(folder, lease, spark.version)
     path = progress_path(settings.run_dir)
     state: dict[str, Any] = {
         "batch_started": None,
@@ -63,6 +96,7 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
         "rows_written": {},
         "totals": {},
         "history": [],
+        "rules_version": rules[-1].version,
     }
     lock = threading.Lock()
 
@@ -115,10 +149,8 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
         .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))
         .load()
     )
-    writer = raw.writeStream.queryName(QUERY_NAME).foreachBatch(batch_writer(settings.tickers, on_start, on_done))
-    checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/ingest"
-    drop_uncommitted_batch(spark, checkpoint)
-    writer = writer.option("checkpointLocation", checkpoint)
+    writer = raw.writeStream.queryName(QUERY_NAME).foreachBatch(batch_writer(rules, on_start, on_done))
+    writer = writer.option("checkpointLocation", folder.uri)
     writer = (
         writer.trigger(availableNow=True)
         if available_now
@@ -138,19 +170,34 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
     last_batch = None
+    lost = False
+    while query.isActive and not stop.is_set():
+        progress = _last_progress(query)
+        if progress is not None and progress.get("batchId") != last_batch:
+            last_batch = progress.get("batchId")
+            with lock:
+                _publish(progress)
+        if lease.due():
+            lost = not _renew(lease)
+            if lost:
+                break
+        stop.wait(0.5)
+    if query.isActive:
+        query.stop()
+    query.awaitTermination()
+    with lock:
+        _publish(_last_progress(query))
+    return 4 if lost else 0
+
+
+def _renew(lease: DriverLease) -> bool:
+    """Renew the lease; False when another driver owns the checkpoint now (this one must stop)."""
     try:
-        while query.isActive and not stop.is_set():
-            progress = _last_progress(query)
-            if progress is not None and progress.get("batchId") != last_batch:
-                last_batch = progress.get("batchId")
-                with lock:
-                    _publish(progress)
-            stop.wait(0.5)
-        if stop.is_set() and query.isActive:
-            query.stop()
-        query.awaitTermination()
-        with lock:
-            _publish(_last_progress(query))
-    finally:
-        spark.stop()
-    return 0
+        lease.renew()
+    except LeaseLost as exc:
+        log.error("stopping: %s", exc)
+        return False
+    except Exception as exc:  # storage hiccup: try again next time, give up once the lease lapsed
+        log.warning("lease renewal failed: %s", exc)
+        return lease.clock() - lease.renewed_at <= lease.ttl_s
+    return True

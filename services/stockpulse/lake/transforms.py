@@ -4,25 +4,26 @@ No Python UDF: parsing is ``from_json`` with the contract's schema and every che
 is a Spark column expression, so the JVM never calls back into Python per row.
 A record either becomes exactly one table row (``reason`` is null) or one
 quarantine row carrying the raw payload and every reason it failed.
+
+Validation is a function of the record and of the batch's ``RoutingRules`` only
+(``lake.rules``): no wall clock, no live configuration, so a replayed batch routes every
+record as the first run did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.window import Window
 
-from ..events.model import CHECK_PREFIX, SCHEMA_VERSION
+from ..events.model import CHECK_PREFIX
 from ..events.topics import STOCK_CALL, STOCK_OPERATION
+from .rules import RoutingRules
 from .schemas import event_schema, required_fields
 
 CORRUPT = "_corrupt_record"
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-#: Events older than this (2020-01-01) or more than a day in the future are not believed.
-MIN_EVENT_MS = 1_577_836_800_000.0
-MAX_FUTURE_MS = 24 * 3600 * 1000.0
 
 
 def decode(raw: DataFrame) -> DataFrame:
@@ -41,7 +42,7 @@ def _parse_schema(topic: str) -> StructType:
     return StructType([*event_schema(topic).fields, StructField(CORRUPT, StringType(), True)])
 
 
-def _reasons(topic: str, tickers: Sequence[str], now_ms: Column) -> Column:
+def _reasons(topic: str, rules: RoutingRules) -> Column:
     e = F.col("event")
     schema = event_schema(topic)
     allowed = F.array(*[F.lit(f.name) for f in schema.fields])
@@ -50,16 +51,20 @@ def _reasons(topic: str, tickers: Sequence[str], now_ms: Column) -> Column:
         F.array(*[F.when(e[name].isNull(), F.lit(name)) for name in required_fields(topic)]), lambda x: x.isNotNull()
     )
 
-    def ts_bad(name: str) -> Column:
-        return (e[name] < F.lit(MIN_EVENT_MS)) | (e[name] > now_ms + F.lit(MAX_FUTURE_MS))
+    # "in the future" means after the record's own Kafka timestamp, which a replay reads unchanged
+    logged_ms = F.unix_millis(F.col("kafka_timestamp")).cast("double")
 
+    def ts_bad(name: str) -> Column:
+        return (e[name] < F.lit(rules.min_event_ms)) | (e[name] > logged_ms + F.lit(rules.max_future_ms))
+
+    unknown_ticker = F.concat(F.lit("unknown ticker: "), F.substring(e["stock_name"], 1, 20))
     checks: list[tuple[Column, Column]] = [
         (e[CORRUPT].isNotNull(), F.lit("fields of the wrong type")),
         (F.size(unexpected) > 0, F.concat(F.lit("unexpected fields: "), F.array_join(unexpected, ", "))),
         (F.size(missing) > 0, F.concat(F.lit("missing fields: "), F.array_join(missing, ", "))),
-        (e["schema_version"] != F.lit(SCHEMA_VERSION), F.lit("unsupported schema_version")),
+        (e["schema_version"] != F.lit(rules.schema_version), F.lit("unsupported schema_version")),
         (~e["event_id"].rlike(UUID_RE), F.lit("event_id is not a UUID")),
-        (~e["stock_name"].isin(*tickers), F.concat(F.lit("unknown ticker: "), F.substring(e["stock_name"], 1, 20))),
+        (~e["stock_name"].isin(*rules.tickers), unknown_ticker),
         (ts_bad("event_timestamp"), F.lit("event_timestamp out of range")),
         (e["price"] <= 0, F.lit("price must be positive")),
     ]
@@ -85,21 +90,26 @@ def _reasons(topic: str, tickers: Sequence[str], now_ms: Column) -> Column:
     )
 
 
-def validate(decoded: DataFrame, topic: str, tickers: Sequence[str], now_ms: float) -> DataFrame:
+def validate(decoded: DataFrame, topic: str, rules: RoutingRules) -> DataFrame:
     """Add ``event`` (the parsed struct) and ``reason`` (null when the record is valid) to ``topic``'s records."""
     parsed = decoded.where(F.col("topic") == topic).withColumn(
         "event",
         F.from_json("raw_value", _parse_schema(topic), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}),
     )
-    checked = parsed.withColumn("reason", _reasons(topic, tickers, F.lit(float(now_ms))))
+    checked = parsed.withColumn("reason", _reasons(topic, rules))
     # Only quarantine rows need the raw text; dropping it elsewhere keeps a cached batch small.
     return checked.withColumn("raw_value", F.when(F.col("reason").isNotNull(), F.col("raw_value")))
 
 
 def table_rows(validated: DataFrame, topic: str) -> DataFrame:
-    """Valid records as table rows: the event's fields, then lineage; one row per ``event_id``."""
+    """Valid records as table rows: the event's fields, then lineage; one row per ``event_id``.
+
+    Of several records with one ``event_id`` the first in the Kafka log wins (lowest partition,
+    then offset), whatever their timestamps: the same one on every run of the batch.
+    """
     fields = [F.col("event")[f.name].alias(f.name) for f in event_schema(topic).fields]
     event_time = F.timestamp_millis(F.col("event")["event_timestamp"].cast("long"))
+    first_logged = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
     return (
         validated.where(F.col("reason").isNull())
         .select(
@@ -111,7 +121,9 @@ def table_rows(validated: DataFrame, topic: str) -> DataFrame:
             F.col("kafka_timestamp"),
             F.current_timestamp().alias("ingested_at"),
         )
-        .dropDuplicates(["event_id"])
+        .withColumn("_nth", F.row_number().over(first_logged))
+        .where(F.col("_nth") == 1)
+        .drop("_nth")
     )
 
 

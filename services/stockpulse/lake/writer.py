@@ -2,8 +2,10 @@
 
 Spark replays a micro-batch whose commit was not recorded in the checkpoint (a
 driver killed mid-batch), so every write here must be harmless when repeated:
-event rows are ``MERGE``d on ``event_id`` (which also drops duplicates that
-arrive in different batches) and quarantine rows on their Kafka coordinates.
+event rows are ``MERGE``d on ``event_id`` alone (which also drops duplicates that
+arrive in different batches, whatever their timestamps) and quarantine rows on their
+Kafka coordinates. Each batch is validated with the rules of its batch id
+(``lake.rules``), so a repeated batch also routes each record where it went before.
 Each ``MERGE`` is one atomic Iceberg commit, so a reader sees a batch's rows for
 a table all at once or not at all.
 
@@ -15,7 +17,6 @@ tables that receive rows get a ``MERGE``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from functools import reduce
 
@@ -23,10 +24,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ..events.topics import LAKE_TOPICS
+from .rules import RoutingRules, rules_for
 from .tables import DATABASE, QUARANTINE
 from .transforms import decode, quarantine_rows, table_rows, validate
 
-EVENT_KEY = "t.event_date = s.event_date AND t.event_id = s.event_id"
+#: One row per event_id in the whole table: not per date, so a re-sent event with another timestamp is a duplicate.
+EVENT_KEY = "t.event_id = s.event_id"
 QUARANTINE_KEY = (
     "t.kafka_date = s.kafka_date AND t.topic = s.topic AND t.kafka_partition = s.kafka_partition "
     "AND t.kafka_offset = s.kafka_offset"
@@ -53,11 +56,10 @@ def route_counts(checked: dict[str, DataFrame]) -> dict[str, int]:
     return {target: counts.get(target, 0) for target in (*checked, QUARANTINE)}
 
 
-def write_batch(batch: DataFrame, tickers: Sequence[str]) -> dict[str, int]:
+def write_batch(batch: DataFrame, rules: RoutingRules) -> dict[str, int]:
     """Validate ``batch`` once and merge it into the tables; return records routed per table."""
-    now_ms = time.time() * 1000.0
     decoded = decode(batch)
-    checked = {topic: validate(decoded, topic, tickers, now_ms).persist() for topic in LAKE_TOPICS}
+    checked = {topic: validate(decoded, topic, rules).persist() for topic in LAKE_TOPICS}
     try:
         routed = route_counts(checked)
         for topic, frame in checked.items():
@@ -73,16 +75,16 @@ def write_batch(batch: DataFrame, tickers: Sequence[str]) -> dict[str, int]:
 
 
 def batch_writer(
-    tickers: Sequence[str],
+    rules: Sequence[RoutingRules],
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[int, dict], None] | None = None,
 ) -> Callable[[DataFrame, int], None]:
-    """The ``foreachBatch`` function of the ingest query."""
+    """The ``foreachBatch`` function of the ingest query; ``rules`` are the checkpoint's versions."""
 
     def write(batch: DataFrame, batch_id: int) -> None:
         if on_start is not None:
             on_start(batch_id)
-        written = write_batch(batch, tickers)
+        written = write_batch(batch, rules_for(rules, batch_id))
         if on_done is not None:
             on_done(batch_id, written)
 

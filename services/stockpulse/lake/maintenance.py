@@ -1,0 +1,189 @@
+"""``stockpulse maintain``: keep the streaming-written tables small in metadata and files.
+
+The ingest commits one snapshot per table per trigger (about 43,000 a day at 2 s), each
+adding a small data file per partition. Left alone, every commit rewrites an ever longer
+``metadata.json``, planning reads ever more manifests and files, and freshness decays.
+Each run does, per table, Iceberg's four Spark procedures, in this order:
+
+1. ``rewrite_data_files``: compaction. Event tables are sorted by ticker and event time
+   (the report groups by ticker, analysts filter on it), ``quarantine`` is bin-packed.
+   Only files below 75% of the target size are rewritten (Iceberg's default), at most
+   ``MAX_FILES_PER_RUN`` per table and one file group at a time, with partial progress
+   committed as it goes. Safe beside the ingest: its MERGEs only append, and a rewrite
+   conflicts only with deletes.
+2. ``expire_snapshots``: snapshots older than the retention go, but never the newest
+   ``snapshots_kept``; the files only they referenced (the compacted-away small files)
+   are deleted. Time travel reaches back one retention; the streaming replay needs no old
+   snapshot (a replayed batch merges into the current one).
+3. ``rewrite_manifests``: one manifest set clustered by partition, so planning stays a
+   handful of reads.
+4. ``remove_orphan_files``: files in the table's folder that no snapshot references and
+   that are older than the safety margin (Iceberg refuses less than 24 h: a younger file
+   may belong to a commit in flight). They come from writers that died mid-commit.
+
+A step that fails is logged and reported; the others still run (a failed compaction must
+not stop expiry) and the run's exit code says something failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from ..events.topics import STOCK_CALL, STOCK_OPERATION
+from ..settings import Settings
+from .progress import write_progress
+from .tables import DATABASE, QUARANTINE, ensure_tables, settings_properties
+
+log = logging.getLogger(__name__)
+
+TABLES = (STOCK_CALL, STOCK_OPERATION, QUARANTINE)
+#: Compaction's sort for the event tables; the quarantine is bin-packed.
+SORT_ORDER = "stock_name ASC NULLS LAST, event_time ASC NULLS LAST"
+#: Upper bound of one run's compaction per table; the rest waits for the next run.
+MAX_FILES_PER_RUN = 5000
+CATALOG = "spark_catalog"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one maintenance run keeps and removes (from the ``STOCKPULSE_*`` settings)."""
+
+    retention_hours: float
+    snapshots_kept: int
+    orphan_margin_hours: float
+    target_file_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Plan:
+        return cls(
+            retention_hours=settings.snapshot_retention_hours,
+            snapshots_kept=settings.snapshots_kept,
+            orphan_margin_hours=settings.orphan_margin_hours,
+            target_file_bytes=settings.target_file_mb * 1024 * 1024,
+        )
+
+
+def _timestamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
+def procedure_calls(table: str, plan: Plan, now: float) -> list[tuple[str, str]]:
+    """The four ``CALL`` statements for ``table`` as (step name, SQL); the session time zone is UTC.
+
+    The table is named with its catalog: a bare ``default.x`` makes Iceberg first try ``default``
+    as a catalog and log a warning with a stack trace at every step.
+    """
+    ident = f"{CATALOG}.{DATABASE}.{table}"
+    options = {
+        "target-file-size-bytes": str(plan.target_file_bytes),
+        "partial-progress.enabled": "true",
+        "max-concurrent-file-group-rewrites": "1",
+        "max-files-to-rewrite": str(MAX_FILES_PER_RUN),
+    }
+    option_map = ", ".join(f"'{k}', '{v}'" for k, v in options.items())
+    strategy = "strategy => 'binpack'" if table == QUARANTINE else f"strategy => 'sort', sort_order => '{SORT_ORDER}'"
+    expire_before = _timestamp(now - plan.retention_hours * 3600)
+    orphans_before = _timestamp(now - plan.orphan_margin_hours * 3600)
+    system = f"{CATALOG}.system"
+    return [
+        (
+            "rewrite_data_files",
+            f"CALL {system}.rewrite_data_files(table => '{ident}', {strategy}, options => map({option_map}))",
+        ),
+        (
+            "expire_snapshots",
+            f"CALL {system}.expire_snapshots(table => '{ident}', older_than => TIMESTAMP '{expire_before}', "
+            f"retain_last => {plan.snapshots_kept}, stream_results => true)",
+        ),
+        ("rewrite_manifests", f"CALL {system}.rewrite_manifests(table => '{ident}')"),
+        (
+            "remove_orphan_files",
+            f"CALL {system}.remove_orphan_files(table => '{ident}', older_than => TIMESTAMP '{orphans_before}')",
+        ),
+    ]
+
+
+def _result(rows: list[Any], step: str) -> dict[str, Any]:
+    """The procedure's counts; ``remove_orphan_files`` answers one row per removed file instead."""
+    if step == "remove_orphan_files":
+        return {"orphan_files_removed": len(rows), "orphan_files": [r[0] for r in rows[:20]]}
+    return rows[0].asDict() if rows else {}
+
+
+def table_shape(spark: SparkSession, table: str) -> dict[str, int]:
+    """Snapshots, live data files and the most files in one partition: what maintenance bounds."""
+    ident = f"{DATABASE}.{table}"
+    snapshots = spark.sql(f"SELECT COUNT(*) AS n FROM {ident}.snapshots").collect()[0]["n"]
+    files = spark.sql(f"SELECT COUNT(*) AS n, MAX(file_count) AS most FROM {ident}.partitions").collect()[0]
+    live = spark.sql(f"SELECT COUNT(*) AS n FROM {ident}.data_files").collect()[0]["n"]
+    return {"snapshots": int(snapshots), "data_files": int(live), "most_files_in_a_partition": int(files["most"] or 0)}
+
+
+def maintain(
+    spark: SparkSession, plan: Plan, tables: Sequence[str] = TABLES, now: Callable[[], float] = time.time
+) -> dict[str, Any]:
+    """One run over ``tables``; returns per table the shape before and after and each step's result."""
+    started = now()
+    report: dict[str, Any] = {"started_at": started, "plan": plan.__dict__, "tables": {}, "failed": []}
+    for table in tables:
+        entry: dict[str, Any] = {"before": table_shape(spark, table), "steps": {}}
+        for step, sql in procedure_calls(table, plan, now()):
+            t0 = time.monotonic()
+            try:
+                result = _result(spark.sql(sql).collect(), step)
+            except Exception as exc:  # keep going: the other steps still help
+                message = str(exc).splitlines()[0][:500]
+                log.error("maintenance step failed", extra={"table": table, "step": step, "error": message})
+                report["failed"].append(f"{table}.{step}: {message}")
+                result = {"error": message}
+            entry["steps"][step] = {**result, "seconds": round(time.monotonic() - t0, 2)}
+        entry["after"] = table_shape(spark, table)
+        report["tables"][table] = entry
+        log.info("maintained", extra={"table": table, "before": entry["before"], "after": entry["after"]})
+    report["seconds"] = round(now() - started, 2)
+    report["finished_at"] = now()
+    return report
+
+
+def status_path(run_dir: Path) -> Path:
+    return run_dir / "maintain" / "last.json"
+
+
+def run(settings: Settings, tables: Sequence[str] | None = None, every_minutes: float | None = None) -> int:
+    """One maintenance run (or one every ``every_minutes`` until SIGTERM); 1 when a step of the last run failed.
+
+    With ``every_minutes`` the SparkSession is built at the first run, not at start, so the
+    local stack's ``up`` pays no JVM start for it.
+    """
+    from .session import build_session
+
+    stop = threading.Event()
+    if every_minutes is not None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    spark: SparkSession | None = None
+    failed = False
+    plan = Plan.from_settings(settings)
+    try:
+        while every_minutes is None or not stop.wait(every_minutes * 60):
+            if spark is None:
+                spark = build_session(settings, "stockpulse-maintain")
+                ensure_tables(spark, settings_properties(settings))
+            report = maintain(spark, plan, tables or TABLES)
+            write_progress(status_path(settings.run_dir), report)
+            failed = bool(report["failed"])
+            if every_minutes is None:
+                break
+    finally:
+        if spark is not None:
+            spark.stop()
+    return 1 if failed else 0

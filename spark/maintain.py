@@ -1,0 +1,20 @@
+#!/usr/bin/env python
+"""Entry script of the table maintenance job (compaction, snapshot expiry, manifests, orphan files).
+
+Locally ``stockpulse up`` runs ``stockpulse maintain --every STOCKPULSE_MAINTAIN_INTERVAL_MINUTES``
+for you; one run by hand::
+
+    .venv/bin/python spark/maintain.py [--table stock_call]
+
+On Kubernetes a ScheduledSparkApplication runs it with ``spark-submit`` from the image
+(``local:///opt/stockpulse/spark/maintain.py``), one run per schedule; configuration comes
+from the ``STOCKPULSE_*`` environment (metastore URI, warehouse, retention, orphan margin,
+target file size). It exits 1 when a step failed, so the schedule's run shows as failed.
+"""
+
+import sys
+
+from stockpulse.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["maintain", *sys.argv[1:]]))
