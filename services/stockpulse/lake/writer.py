@@ -9,8 +9,9 @@ a table all at once or not at all.
 
 Every Spark action costs a fixed few hundred milliseconds on ``local[2]``, which is
 most of a small batch's time (docs/performance.md): the batch is parsed and
-validated once (cached), one aggregation counts what goes where, and only the
-tables that receive rows get a ``MERGE``.
+validated once (cached), one aggregation counts what goes where (and what the
+ingest's metrics report, ``lake.batch_stats``), and only the tables that receive
+rows get a ``MERGE``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from collections.abc import Callable, Sequence
 from functools import reduce
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from ..events.topics import LAKE_TOPICS
+from .batch_stats import BatchCounts, batch_counts
 from .tables import DATABASE, QUARANTINE
 from .transforms import decode, quarantine_rows, table_rows, validate
 
@@ -40,26 +41,14 @@ def merge_new(rows: DataFrame, table: str, key: str) -> None:
     rows.sparkSession.sql(f"MERGE INTO {DATABASE}.{table} t USING {view} s ON {key} WHEN NOT MATCHED THEN INSERT *")
 
 
-def route_counts(checked: dict[str, DataFrame]) -> dict[str, int]:
-    """Valid records per topic and invalid ones in total, from one aggregation over the batch."""
-    flags = reduce(
-        DataFrame.unionByName,
-        [
-            frame.select(F.when(F.col("reason").isNull(), F.lit(topic)).otherwise(F.lit(QUARANTINE)).alias("target"))
-            for topic, frame in checked.items()
-        ],
-    )
-    counts = {row["target"]: row["count"] for row in flags.groupBy("target").count().collect()}
-    return {target: counts.get(target, 0) for target in (*checked, QUARANTINE)}
-
-
-def write_batch(batch: DataFrame, tickers: Sequence[str]) -> dict[str, int]:
-    """Validate ``batch`` once and merge it into the tables; return records routed per table."""
+def write_batch(batch: DataFrame, tickers: Sequence[str]) -> BatchCounts:
+    """Validate ``batch`` once and merge it into the tables; return its counts (records routed per table, ...)."""
     now_ms = time.time() * 1000.0
     decoded = decode(batch)
     checked = {topic: validate(decoded, topic, tickers, now_ms).persist() for topic in LAKE_TOPICS}
     try:
-        routed = route_counts(checked)
+        counts = batch_counts(checked)
+        routed = counts.tables
         for topic, frame in checked.items():
             if routed[topic]:
                 merge_new(table_rows(frame, topic), topic, EVENT_KEY)
@@ -69,13 +58,13 @@ def write_batch(batch: DataFrame, tickers: Sequence[str]) -> dict[str, int]:
     finally:
         for frame in checked.values():
             frame.unpersist()
-    return routed
+    return counts
 
 
 def batch_writer(
     tickers: Sequence[str],
     on_start: Callable[[int], None] | None = None,
-    on_done: Callable[[int, dict], None] | None = None,
+    on_done: Callable[[int, BatchCounts], None] | None = None,
 ) -> Callable[[DataFrame, int], None]:
     """The ``foreachBatch`` function of the ingest query."""
 
