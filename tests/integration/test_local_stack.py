@@ -49,6 +49,9 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
         "STOCKPULSE_API_BIND": f"127.0.0.1:{api_port}",
         "STOCKPULSE_METASTORE_PORT": str(free_port()),
         "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
+        "STOCKPULSE_INGEST_METRICS_BIND": f"127.0.0.1:{free_port()}",
+        "STOCKPULSE_KAFKA_METRICS_PORT": str(free_port()),
+        "STOCKPULSE_PROMETHEUS_PORT": str(free_port()),
     }
     env["STOCKPULSE_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{env['STOCKPULSE_KAFKA_PORT']}"
     try:
@@ -59,7 +62,7 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
         status = run(env, "status", "--json")
         assert status.returncode == 0, status.stdout + status.stderr
         report = json.loads(status.stdout)
-        assert report["kafka"]["healthy"] and report["api"]["healthy"]
+        assert report["kafka"]["healthy"] and report["api"]["healthy"] and report["prometheus"]["healthy"]
 
         url = f"http://127.0.0.1:{api_port}"
         quote = call(url, "GET", "/GOOG")
