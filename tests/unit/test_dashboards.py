@@ -45,6 +45,8 @@ def test_every_panel_queries_the_chosen_data_source_and_namespace(name):
     board = json.loads(rendered()[f"{name}.json"])
     assert board["uid"] == f"stockpulse-{name}"
     assert [v["name"] for v in board["templating"]["list"]] == ["datasource", "namespace"]
+    namespaces = board["templating"]["list"][1]["query"]
+    assert re.fullmatch(r"label_values\(\w+, namespace\)", namespaces), namespaces  # not filtered by itself
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
     for panel in panels(name):

@@ -120,7 +120,12 @@ def price_cache():
 
 def build() -> Dashboard:
     return (
-        dashboard(UID, "stockpulse / API", "The HTTP API on gunicorn: traffic, latency, errors, events.", REQUESTS)
+        dashboard(
+            UID,
+            "stockpulse / API",
+            "The HTTP API on gunicorn: traffic, latency, errors, events.",
+            "stockpulse_http_requests_total",
+        )
         .with_row(row("Traffic"))
         .with_panel(request_rate())
         .with_panel(errors_by_status())

@@ -72,7 +72,12 @@ def orders_in_range():
 
 def build() -> Dashboard:
     return (
-        dashboard(UID, "stockpulse / business", "What customers check and trade, as landed in the lake.", CHECKS)
+        dashboard(
+            UID,
+            "stockpulse / business",
+            "What customers check and trade, as landed in the lake.",
+            "stockpulse_ingest_checks_total",
+        )
         .with_panel(checks_per_ticker())
         .with_panel(attention())
         .with_panel(orders_per_ticker())
