@@ -74,9 +74,9 @@ def ingest(tmp_path_factory):
         trigger_seconds=0.5,
     )
     metastore = LocalMetastore(settings)
-    metastore.start()
     job = IngestJob(settings)
     try:
+        metastore.start()
         yield settings, metastore, job
     finally:
         job.stop()

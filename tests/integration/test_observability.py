@@ -9,7 +9,6 @@ dashboards and of the rules parses, each panel query returning at least one seri
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -20,11 +19,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from stockpulse.devstack.process import free_port
 from stockpulse.settings import PROJECT_ROOT
 
 from tests.integration.conftest import call
 from tests.integration.lake_support import produce
+from tests.integration.stack_env import stack_env
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -49,26 +48,11 @@ def stockpulse(env: dict[str, str], *args: str, timeout: float = 420) -> subproc
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("observability-run")
-    kafka_port, api_port, prometheus_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "STOCKPULSE_RUN_DIR": str(run_dir),
-        "STOCKPULSE_KAFKA_PORT": str(kafka_port),
-        "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "STOCKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-        "STOCKPULSE_KAFKA_METRICS_PORT": str(free_port()),
-        "STOCKPULSE_API_BIND": f"127.0.0.1:{api_port}",
-        "STOCKPULSE_METASTORE_PORT": str(free_port()),
-        "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
-        "STOCKPULSE_INGEST_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "STOCKPULSE_PROMETHEUS_PORT": str(prometheus_port),
-        "STOCKPULSE_TRIGGER_SECONDS": "1",
-    }
+    env = stack_env(tmp_path_factory.mktemp("observability-run"), STOCKPULSE_TRIGGER_SECONDS="1")
     try:
         up = stockpulse(env, "up")
         assert up.returncode == 0, up.stderr[-4000:]
-        yield env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{prometheus_port}"
+        yield env, f"http://{env['STOCKPULSE_API_BIND']}", f"http://127.0.0.1:{env['STOCKPULSE_PROMETHEUS_PORT']}"
     finally:
         down = stockpulse(env, "down", timeout=180)
         assert down.returncode == 0, down.stderr
