@@ -40,7 +40,7 @@ def ingest_rate():
 
 def lag():
     return timeseries(
-        "Lag: records behind latest per topic",
+        "Lag: records not yet read, per topic",
         "Kafka records after the last micro-batch's end offset, at that batch's start (offsetsBehindLatest).",
         "short",
         [(f"sum by (topic) (stockpulse_ingest_offsets_behind_latest{{{NS}}})", "{{topic}}")],
