@@ -10,9 +10,13 @@ few hundred milliseconds on ``local[2]``):
 * valid checks per ticker and valid orders per ticker and side;
 * valid events per table and event-time slice, from which the writer's caller computes
   freshness (commit time minus event time) once the batch is committed. Slices are 100 ms
-  wide for events younger than a minute, 1 s up to an hour and 1 min beyond, so a batch
-  of a backlog yields a bounded number of groups and every slice is within 1.7 % of the
-  events' age.
+  wide for events younger than a minute, 1 s up to an hour and 1 min beyond (ages from the
+  start of the current minute), so a batch of a backlog yields a bounded number of groups
+  and every slice is within 1.7 % of its events' age.
+
+Each record becomes two rows of one scan (``explode``): where it went, and, when valid,
+its event-time slice. Measured on ``local[2]`` (a busy machine) the aggregation costs 0.1
+to 0.2 s more per batch than counting the routes alone did.
 """
 
 from __future__ import annotations
@@ -58,11 +62,17 @@ def event_slice_ms(event_ms: Column, now_ms: float) -> Column:
     return F.floor(event_ms / width) * width + width / 2
 
 
-def _route_rows(frame: DataFrame, topic: str) -> DataFrame:
+COLUMNS = ("target", "topic", "reason", "ticker", "side", "slice_ms")
+
+
+def _count_rows(frame: DataFrame, topic: str, now_ms: float) -> DataFrame:
+    """Two rows per record, from one scan: where it was routed (with its reason, ticker and side),
+    and, when valid, its event-time slice. A ``slice_ms`` marks an event-time row."""
     valid = F.col("reason").isNull()
     event = F.col("event")
     side = event["side"] if topic == STOCK_OPERATION else F.lit(None).cast("string")
-    return frame.select(
+    none = F.lit(None).cast("string")
+    route = F.struct(
         F.when(valid, F.lit(topic)).otherwise(F.lit(QUARANTINE)).alias("target"),
         F.lit(topic).alias("topic"),
         F.when(~valid, reason_class(F.col("reason"))).alias("reason"),
@@ -70,25 +80,26 @@ def _route_rows(frame: DataFrame, topic: str) -> DataFrame:
         F.when(valid, side).alias("side"),
         F.lit(None).cast("double").alias("slice_ms"),
     )
-
-
-def _time_rows(frame: DataFrame, topic: str, now_ms: float) -> DataFrame:
-    return frame.where(F.col("reason").isNull()).select(
+    landed = F.struct(
         F.lit(topic).alias("target"),
         F.lit(topic).alias("topic"),
-        F.lit(None).cast("string").alias("reason"),
-        F.lit(None).cast("string").alias("ticker"),
-        F.lit(None).cast("string").alias("side"),
-        event_slice_ms(F.col("event")["event_timestamp"], now_ms).cast("double").alias("slice_ms"),
+        none.alias("reason"),
+        none.alias("ticker"),
+        none.alias("side"),
+        event_slice_ms(event["event_timestamp"], now_ms).cast("double").alias("slice_ms"),
     )
+    rows = F.when(valid, F.array(route, landed)).otherwise(F.array(route))
+    return frame.select(F.explode(rows).alias("row")).select("row.*")
 
 
 def batch_counts(checked: Mapping[str, DataFrame], now_ms: float | None = None) -> BatchCounts:
     """Count ``checked`` (validated records per topic, ``reason`` null when valid) in one Spark action."""
     now_ms = time.time() * 1000.0 if now_ms is None else now_ms
-    parts = [_route_rows(frame, topic) for topic, frame in checked.items()]
-    parts += [_time_rows(frame, topic, now_ms) for topic, frame in checked.items()]
-    grouped = reduce(DataFrame.unionByName, parts).groupBy("target", "topic", "reason", "ticker", "side", "slice_ms")
+    # Ages count from the start of the minute: Spark inlines the literal in the generated code,
+    # so the query is compiled once a minute, not once a batch; events just get finer slices.
+    minute_ms = now_ms - now_ms % 60_000
+    parts = [_count_rows(frame, topic, minute_ms) for topic, frame in checked.items()]
+    grouped = reduce(DataFrame.unionByName, parts).groupBy(*COLUMNS)
     return counts_from_rows([row.asDict() for row in grouped.count().collect()], tuple(checked))
 
 
