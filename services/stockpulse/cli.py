@@ -44,7 +44,7 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     else:
         for name, info in report.items():
             state = "healthy" if info["healthy"] else ("running, unhealthy" if info["running"] else "stopped")
-            print(f"{name:<8} {state:<20} {info['detail']}")
+            print(f"{name:<10} {state:<20} {info['detail']}")
     return 0 if all(info["healthy"] for info in report.values()) else 1
 
 
@@ -136,6 +136,20 @@ def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, out=out, quick=args.quick, skip_lake=args.skip_lake)
 
 
+def _cmd_dashboards(_settings: Settings, args: argparse.Namespace) -> int:
+    from .dashboards.render import OUT_DIR, stale, write
+
+    args.out = args.out or OUT_DIR
+    if args.check:
+        differ = stale(args.out)
+        for name in differ:
+            print(f"stockpulse dashboards: {args.out / name} differs from the code; run `stockpulse dashboards`")
+        return 1 if differ else 0
+    for name in write(args.out):
+        print(args.out / name)
+    return 0
+
+
 def _topic_spec(text: str):
     from .events.topics import TopicSpec
 
@@ -212,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="short runs, to check the benchmark itself works")
     p.add_argument("--skip-lake", action="store_true", help="only the API figures (no Spark)")
     p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("dashboards", help="render the Grafana dashboards (Grafana Foundation SDK) to the chart's JSON")
+    p.add_argument("--out", type=Path, default=None, help="folder to write to (default charts/stockpulse/dashboards)")
+    p.add_argument("--check", action="store_true", help="exit 1 when the files there differ from what the code renders")
+    p.set_defaults(func=_cmd_dashboards)
     return parser
 
 

@@ -54,6 +54,9 @@ class Settings:
     metastore_uri: str = ""
     trigger_seconds: float = 2.0
     max_offsets_per_trigger: int = 200_000
+    ingest_metrics_bind: str = "127.0.0.1:8091"
+    prometheus_port: int = 9090
+    kafka_metrics_port: int = 9404
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     api_bind: str = "127.0.0.1:8000"
@@ -120,6 +123,9 @@ _ENV = {
     "metastore_uri": "STOCKPULSE_METASTORE_URI",
     "trigger_seconds": "STOCKPULSE_TRIGGER_SECONDS",
     "max_offsets_per_trigger": "STOCKPULSE_MAX_OFFSETS_PER_TRIGGER",
+    "ingest_metrics_bind": "STOCKPULSE_INGEST_METRICS_BIND",
+    "prometheus_port": "STOCKPULSE_PROMETHEUS_PORT",
+    "kafka_metrics_port": "STOCKPULSE_KAFKA_METRICS_PORT",
     "spark_master": "STOCKPULSE_SPARK_MASTER",
     "spark_driver_memory": "STOCKPULSE_SPARK_DRIVER_MEMORY",
     "api_bind": "STOCKPULSE_API_BIND",
@@ -206,6 +212,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "workers",
             "threads",
             "max_offsets_per_trigger",
+            "prometheus_port",
+            "kafka_metrics_port",
             "kafka_port",
             "kafka_controller_port",
             "metastore_port",
@@ -235,3 +243,6 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"STOCKPULSE_API_BIND must be host:port, got {settings.api_bind!r}")
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
+    if not re.fullmatch(r"[^:\s]*:[0-9]{1,5}", settings.ingest_metrics_bind):
+        bind = settings.ingest_metrics_bind
+        raise SettingsError(f"STOCKPULSE_INGEST_METRICS_BIND must be host:port, got {bind!r}")

@@ -61,7 +61,7 @@ def test_every_resource_has_full_labels_and_a_known_component(value_set: str) ->
         missing = FULL_LABELS - labels.keys()
         assert not missing, f"{name_of(doc)} lacks {missing}"
         component = labels["app.kubernetes.io/component"]
-        assert component in COMPONENTS | {"hive-metastore-db", "lake"}, f"{name_of(doc)}: {component}"
+        assert component in COMPONENTS | {"hive-metastore-db", "lake", "monitoring"}, f"{name_of(doc)}: {component}"
 
 
 def test_workload_selectors_match_their_pod_labels(value_set: str) -> None:

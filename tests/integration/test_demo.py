@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from stockpulse.devstack.process import free_port
 
+from tests.integration.stack_env import stack_env
 from tests.integration.test_local_stack import our_pids
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -17,17 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 def test_demo_runs_the_whole_pipeline_and_stops_the_stack(tmp_path):
     run_dir = tmp_path / "run"
-    kafka_port = free_port()
-    env = {
-        **os.environ,
-        "STOCKPULSE_RUN_DIR": str(run_dir),
-        "STOCKPULSE_KAFKA_PORT": str(kafka_port),
-        "STOCKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-        "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "STOCKPULSE_API_BIND": f"127.0.0.1:{free_port()}",
-        "STOCKPULSE_METASTORE_PORT": str(free_port()),
-        "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
-    }
+    env = stack_env(run_dir)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "stockpulse"), "demo", "--sessions", "25"],
         env=env,

@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-from stockpulse.devstack.process import free_port
 
 from tests.integration.conftest import call
+from tests.integration.stack_env import stack_env
 
 pytestmark = pytest.mark.integration
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 
 
-def run(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def run(env: dict[str, str], *args: str, timeout: float = 420) -> subprocess.CompletedProcess:
     return subprocess.run([STOCKPULSE, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -41,18 +41,8 @@ def our_pids(run_dir: Path) -> list[int]:
 
 def test_up_status_down_on_a_fresh_run_dir(tmp_path):
     run_dir = tmp_path / "run"
-    api_port = free_port()
-    env = {
-        **os.environ,
-        "STOCKPULSE_RUN_DIR": str(run_dir),
-        "STOCKPULSE_KAFKA_PORT": str(free_port()),
-        "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "STOCKPULSE_API_BIND": f"127.0.0.1:{api_port}",
-        "STOCKPULSE_METASTORE_PORT": str(free_port()),
-        "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
-        "STOCKPULSE_MAINTAIN_INTERVAL_MINUTES": "0.1",
-    }
-    env["STOCKPULSE_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{env['STOCKPULSE_KAFKA_PORT']}"
+    env = stack_env(run_dir, STOCKPULSE_MAINTAIN_INTERVAL_MINUTES="0.1")
+    api_port = int(env["STOCKPULSE_API_BIND"].rsplit(":", 1)[1])
     try:
         up = run(env, "up")
         assert up.returncode == 0, up.stderr
@@ -61,7 +51,7 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
         status = run(env, "status", "--json")
         assert status.returncode == 0, status.stdout + status.stderr
         report = json.loads(status.stdout)
-        assert report["kafka"]["healthy"] and report["api"]["healthy"]
+        assert report["kafka"]["healthy"] and report["api"]["healthy"] and report["prometheus"]["healthy"]
 
         url = f"http://127.0.0.1:{api_port}"
         quote = call(url, "GET", "/GOOG")

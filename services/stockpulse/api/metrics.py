@@ -1,8 +1,11 @@
 """Prometheus metrics, in multiprocess mode under gunicorn (``PROMETHEUS_MULTIPROC_DIR``).
 
-Counters are per process and summed by the collector; gauges use ``livesum`` so a dead
-worker's values disappear. The metric objects are created at import, which gunicorn's
-config guarantees happens after ``PROMETHEUS_MULTIPROC_DIR`` is set.
+Counters are per process and summed by the collector, a dead worker's counts included, so
+they never drop; the queue-depth gauge uses ``livesum`` so a dead worker's value disappears.
+The metric objects are created at import, which gunicorn's config guarantees happens after
+``PROMETHEUS_MULTIPROC_DIR`` is set. Label values known in advance (topics, order outcomes)
+are created at zero, so a rate or a ratio over them has a series before the first failure.
+docs/observability.md lists every metric.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from prometheus_client import (
     multiprocess,
 )
 
+from ..events.topics import ALL_TOPICS
+
+ALL_TOPIC_NAMES = tuple(spec.name for spec in ALL_TOPICS)
+
 REQUESTS = Counter("stockpulse_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
     "stockpulse_http_request_duration_seconds",
@@ -39,15 +46,23 @@ KAFKA_REACHABLE = Gauge(
     "1 when the brokers answered this worker's last metadata request, else 0 (min over workers)",
     multiprocess_mode="livemin",
 )
+ORDERS = Counter(
+    "stockpulse_order_requests_total",
+    "Order requests answered, by outcome: accepted (2xx), rejected (4xx), refused (503), in_doubt (504), failed",
+    ["outcome"],
+)
 QUEUE_DEPTH = Gauge(
     "stockpulse_producer_queue_depth", "Events waiting in the producers' queues", multiprocess_mode="livesum"
 )
-PRICE_CACHE_HITS = Gauge(
-    "stockpulse_price_cache_hits", "Quotes answered from the price cache", multiprocess_mode="livesum"
-)
-PRICE_CACHE_MISSES = Gauge(
-    "stockpulse_price_cache_misses", "Quotes that needed a price download", multiprocess_mode="livesum"
-)
+PRICE_CACHE_HITS = Counter("stockpulse_price_cache_hits_total", "Quotes answered from the price cache")
+PRICE_CACHE_MISSES = Counter("stockpulse_price_cache_misses_total", "Quotes that needed a price download")
+
+ORDER_OUTCOMES = ("accepted", "rejected", "refused", "in_doubt", "failed")
+for _topic in ALL_TOPIC_NAMES:
+    EVENTS_PRODUCED.labels(topic=_topic)
+    EVENTS_FAILED.labels(topic=_topic)
+for _outcome in ORDER_OUTCOMES:
+    ORDERS.labels(outcome=_outcome)
 
 GAUGE_INTERVAL_S = 1.0
 
@@ -66,6 +81,15 @@ def record_reachability(ok: bool) -> None:
     KAFKA_REACHABLE.set(1 if ok else 0)
 
 
+def order_outcome(status: int) -> str:
+    """What an order request's status says about the order, for the availability SLO."""
+    if status < 400:
+        return "accepted"
+    if status < 500:
+        return "rejected"
+    return {503: "refused", 504: "in_doubt"}.get(status, "failed")
+
+
 def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -75,7 +99,8 @@ def _registry() -> CollectorRegistry:
 
 
 def sample_gauges(app: Flask, now: float, force: bool = False) -> None:
-    """Gauges are samples: once a second per worker is plenty, and each set is an mmap write."""
+    """Samples, once a second per worker (each write is an mmap write): the queue depth, and
+    the price cache's hits and misses since the last sample, added to their counters."""
     state = app.extensions.setdefault("stockpulse.gauges_set_at", [0.0])
     if not force and now - state[0] < GAUGE_INTERVAL_S:
         return
@@ -86,8 +111,12 @@ def sample_gauges(app: Flask, now: float, force: bool = False) -> None:
     prices = app.extensions.get("stockpulse.prices")
     if prices is not None:
         hits, misses = prices.cache_stats()
-        PRICE_CACHE_HITS.set(hits)
-        PRICE_CACHE_MISSES.set(misses)
+        counted = app.extensions.setdefault("stockpulse.cache_counted", [0, 0])  # the provider's totals so far
+        if hits > counted[0]:
+            PRICE_CACHE_HITS.inc(hits - counted[0])
+        if misses > counted[1]:
+            PRICE_CACHE_MISSES.inc(misses - counted[1])
+        counted[:] = [hits, misses]
 
 
 @bp.get("/metrics")
@@ -110,5 +139,7 @@ def init_app(app: Flask) -> None:
         if route != "/metrics":
             REQUESTS.labels(request.method, route, str(response.status_code)).inc()
             LATENCY.labels(request.method, route).observe(now - g.get("started", now))
+            if request.blueprint == "orders" and request.method == "POST":
+                ORDERS.labels(order_outcome(response.status_code)).inc()
         sample_gauges(app, now)
         return response

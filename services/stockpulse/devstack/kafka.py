@@ -2,6 +2,8 @@
 
 The jars come from Maven Central through ``jvm/kafka/pom.xml`` (``make setup``). Storage
 is formatted once; a restart reuses it, so topics and events survive ``down``/``up``.
+With a ``metrics_port`` the broker runs the Prometheus JMX exporter agent on
+``127.0.0.1:<port>`` with ``kafka-metrics.yaml`` (metric names as in a Strimzi cluster).
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ from .process import ManagedProcess, port_open, wait_until
 
 class KafkaBroker:
     def __init__(
-        self, run_dir: Path, port: int = 9092, controller_port: int = 9093, name: str = "kafka", heap: str = "512m"
+        self,
+        run_dir: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        name: str = "kafka",
+        heap: str = "512m",
+        metrics_port: int | None = None,
     ) -> None:
         self.home = run_dir / name
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
+        self.metrics_port = metrics_port
         self.process = ManagedProcess(name, run_dir)
 
     @property
@@ -67,10 +76,19 @@ class KafkaBroker:
                 ]
             )
         )
-        log4j = self.home / "log4j2.properties"
-        log4j.write_text(resources.files(__package__).joinpath("log4j2.properties").read_text())
+        for name in ("log4j2.properties", "kafka-metrics.yaml"):
+            (self.home / name).write_text(resources.files(__package__).joinpath(name).read_text())
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    def _agent(self) -> list[str]:
+        """The JMX exporter agent's option, when the broker exports metrics."""
+        if self.metrics_port is None:
+            return []
+        jars = sorted(KAFKA_JARS.glob("jmx_prometheus_javaagent-*.jar"))
+        if not jars:
+            raise FileNotFoundError(f"no JMX exporter agent in {KAFKA_JARS}; run `make setup` first")
+        return [f"-javaagent:{jars[-1]}=127.0.0.1:{self.metrics_port}:{self.home / 'kafka-metrics.yaml'}"]
+
+    def _java(self, main: str, *args: str, agent: bool = False) -> list[str]:
         require_jars(KAFKA_JARS)
         java = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or "java"
         return [
@@ -80,6 +98,7 @@ class KafkaBroker:
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            *(self._agent() if agent else []),
             "-cp",
             f"{KAFKA_JARS}/*",
             main,
@@ -107,7 +126,7 @@ class KafkaBroker:
     def start(self, timeout: float = 180.0) -> None:
         self.format()
         self._write_config()
-        self.process.start(self._java("kafka.Kafka", str(self.config_file)))
+        self.process.start(self._java("kafka.Kafka", str(self.config_file), agent=True))
         wait_until(lambda: port_open("127.0.0.1", self.port), timeout, "kafka", alive=self.process.running)
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -5,7 +5,8 @@ The parts: Kafka, the metastore, the API, the streaming ingest and the table mai
 
 Parts start in dependency order and stop in reverse. Each start prints one progress
 line and waits until the part is really usable (Kafka answers metadata, the API is
-ready), so a command that follows ``up`` never races the stack.
+ready), so a command that follows ``up`` never races the stack. Prometheus starts
+last, once everything it scrapes runs, and stops first.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .kafka import KafkaBroker
 from .maintain_job import MaintainJob
 from .metastore import LocalMetastore
 from .process import port_open
+from .prometheus import LocalPrometheus
 
 
 def say(message: str) -> None:
@@ -34,7 +36,9 @@ def say(message: str) -> None:
 
 
 def broker(settings: Settings) -> KafkaBroker:
-    return KafkaBroker(settings.run_dir, settings.kafka_port, settings.kafka_controller_port)
+    return KafkaBroker(
+        settings.run_dir, settings.kafka_port, settings.kafka_controller_port, metrics_port=settings.kafka_metrics_port
+    )
 
 
 @dataclass
@@ -121,12 +125,24 @@ def parts(settings: Settings) -> list[Part]:
         maintain.start()
         return f"running, first run in {settings.maintain_interval_minutes:g} min"
 
+    prometheus = LocalPrometheus(settings)
+
+    def start_prometheus() -> str:
+        prometheus.start()
+        return f"ready on {prometheus.url}"
+
+    def prometheus_health() -> dict[str, Any]:
+        if not prometheus.running():
+            return {"healthy": False, "detail": "not running"}
+        return prometheus.health()
+
     return [
         Part("kafka", start_kafka, kafka.stop, kafka.running, kafka_health),
         Part("metastore", start_metastore, metastore.stop, metastore.running, metastore_health),
         Part("api", start_api, api.stop, api.running, api_health),
         Part("ingest", start_ingest, ingest.stop, ingest.running, ingest_health),
         Part("maintain", start_maintain, maintain.stop, maintain.running, maintain.health),
+        Part("prometheus", start_prometheus, prometheus.stop, prometheus.running, prometheus_health),
     ]
 
 

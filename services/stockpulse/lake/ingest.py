@@ -4,7 +4,8 @@ One Structured Streaming query subscribes to the event topics; its ``foreachBatc
 writer (``lake.writer``) merges each micro-batch into ``stock_call``,
 ``stock_operation`` and ``quarantine``. The checkpoint records Kafka offsets; the
 idempotent merges make a replayed batch harmless, so every event lands exactly once
-for every reader of the tables.
+for every reader of the tables. The driver serves its metrics (``lake.ingest_metrics``)
+on ``STOCKPULSE_INGEST_METRICS_BIND``.
 
 Before it touches the checkpoint the job takes its driver lease (``lake.lease``; it
 waits up to one lease TTL for a previous driver's lease to lapse, then gives up) and
@@ -25,10 +26,12 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..events.topics import LAKE_TOPICS
 from ..settings import Settings
+from .batch_stats import BatchCounts
 from .checkpoint import drop_uncommitted_batch, next_batch_id
 from .hadoopfs import HadoopFolder
 from .lease import CheckpointBusy, DriverLease, LeaseLost
@@ -60,13 +63,36 @@ def _last_progress(query) -> dict[str, Any] | None:
     return json.loads(progress.json) if hasattr(progress, "json") else dict(progress)
 
 
+def start_metrics(settings: Settings) -> tuple[Any, Callable[[], None]] | None:
+    """The driver's metrics and their HTTP server. None, logged, where prometheus-client is not
+    installed or the port is taken: losing metrics must not stop the data (the stall alert notices)."""
+    try:
+        from .ingest_metrics import IngestMetrics
+    except ImportError as exc:
+        log.error("ingest metrics are off: %s", exc)
+        return None
+    metrics = IngestMetrics(settings.tickers, settings.metastore_thrift_uri)
+    try:
+        host, port, stop = metrics.serve(settings.ingest_metrics_bind)
+    except OSError as exc:
+        log.error("ingest metrics are off: cannot serve on %s: %s", settings.ingest_metrics_bind, exc)
+        return None
+    log.info("ingest metrics on http://%s:%d/metrics", host or "0.0.0.0", port)
+    return metrics, stop
+
+
 def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int:
     """Run the ingest query until stopped (SIGTERM/SIGINT) or, with ``available_now``, until caught up.
 
     Returns 3 without touching the checkpoint when another driver holds it, 4 when that
     driver took it over while this one ran.
     """
+    served = start_metrics(settings)
     spark = build_session(settings, QUERY_NAME, ui_port=settings.spark_ui_port if ui else None)
+    if served is not None:
+        from .ingest_metrics import progress_listener
+
+        spark.streams.addListener(progress_listener(served[0]))
     checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/ingest"
     folder = HadoopFolder(spark, checkpoint)
     lease = DriverLease(folder, settings.checkpoint_lease_seconds)
@@ -75,17 +101,23 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
     except CheckpointBusy as exc:
         log.error("ingest not started: %s", exc)
         spark.stop()
+        if served is not None:
+            served[1]()
         return 3
     try:
-        return _run(spark, settings, folder, lease, available_now)
+        return _run(spark, settings, folder, lease, available_now, served[0] if served else None)
     finally:
         try:
             lease.release()
         finally:
             spark.stop()
+            if served is not None:
+                served[1]()
 
 
-def _run(spark, settings: Settings, folder: HadoopFolder, lease: DriverLease, available_now: bool) -> int:
+def _run(
+    spark, settings: Settings, folder: HadoopFolder, lease: DriverLease, available_now: bool, metrics: Any = None
+) -> int:
     ensure_tables(spark, settings_properties(settings))
     rules = RulesLog(folder).adopt(RoutingRules(tickers=tuple(settings.tickers)), next_batch_id(folder))
     drop_uncommitted_batch(folder, lease, spark.version)
@@ -106,7 +138,10 @@ def _run(spark, settings: Settings, folder: HadoopFolder, lease: DriverLease, av
             state["batch_started_at"] = time.time()
             _publish()
 
-    def on_done(batch_id: int, written: dict[str, int]) -> None:
+    def on_done(batch_id: int, counts: BatchCounts) -> None:
+        if metrics is not None:
+            metrics.observe_batch(counts)
+        written = counts.tables
         with lock:
             state["batch_finished"] = batch_id
             state["rows_written"] = written

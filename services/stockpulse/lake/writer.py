@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from functools import reduce
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from ..events.topics import LAKE_TOPICS
+from .batch_stats import BatchCounts, batch_counts
 from .rules import RoutingRules, rules_for
 from .tables import DATABASE, QUARANTINE
 from .transforms import decode, quarantine_rows, table_rows, validate
@@ -43,25 +43,13 @@ def merge_new(rows: DataFrame, table: str, key: str) -> None:
     rows.sparkSession.sql(f"MERGE INTO {DATABASE}.{table} t USING {view} s ON {key} WHEN NOT MATCHED THEN INSERT *")
 
 
-def route_counts(checked: dict[str, DataFrame]) -> dict[str, int]:
-    """Valid records per topic and invalid ones in total, from one aggregation over the batch."""
-    flags = reduce(
-        DataFrame.unionByName,
-        [
-            frame.select(F.when(F.col("reason").isNull(), F.lit(topic)).otherwise(F.lit(QUARANTINE)).alias("target"))
-            for topic, frame in checked.items()
-        ],
-    )
-    counts = {row["target"]: row["count"] for row in flags.groupBy("target").count().collect()}
-    return {target: counts.get(target, 0) for target in (*checked, QUARANTINE)}
-
-
-def write_batch(batch: DataFrame, rules: RoutingRules) -> dict[str, int]:
-    """Validate ``batch`` once and merge it into the tables; return records routed per table."""
+def write_batch(batch: DataFrame, rules: RoutingRules) -> BatchCounts:
+    """Validate ``batch`` once and merge it into the tables; return its counts (records routed per table, ...)."""
     decoded = decode(batch)
     checked = {topic: validate(decoded, topic, rules).persist() for topic in LAKE_TOPICS}
     try:
-        routed = route_counts(checked)
+        counts = batch_counts(checked)
+        routed = counts.tables
         for topic, frame in checked.items():
             if routed[topic]:
                 merge_new(table_rows(frame, topic), topic, EVENT_KEY)
@@ -71,13 +59,13 @@ def write_batch(batch: DataFrame, rules: RoutingRules) -> dict[str, int]:
     finally:
         for frame in checked.values():
             frame.unpersist()
-    return routed
+    return counts
 
 
 def batch_writer(
     rules: Sequence[RoutingRules],
     on_start: Callable[[int], None] | None = None,
-    on_done: Callable[[int, dict], None] | None = None,
+    on_done: Callable[[int, BatchCounts], None] | None = None,
 ) -> Callable[[DataFrame, int], None]:
     """The ``foreachBatch`` function of the ingest query; ``rules`` are the checkpoint's versions."""
 
