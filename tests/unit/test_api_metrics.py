@@ -46,12 +46,14 @@ def test_order_requests_are_counted_by_outcome_and_other_routes_are_not(client, 
     assert client.post("/stocks/GOOG/orders", json={"side": "hold", "quantity": 2}).status_code == 422
     assert client.post("/NOPE/buy/1").status_code == 404
     assert client.get("/stocks/GOOG").status_code == 200  # a quote is no order
-    publisher.fail = True
+    publisher.refuse = True
     assert client.post("/stocks/GOOG/orders", json={"side": "buy", "quantity": 1}).status_code == 503
+    publisher.refuse, publisher.doubt = False, True
+    assert client.post("/stocks/GOOG/orders", json={"side": "buy", "quantity": 1}).status_code == 504
     after = scrape(client)
-    delta = {name: outcome(after, name) - outcome(before, name) for name in ("accepted", "rejected", "refused")}
-    assert delta == {"accepted": 2, "rejected": 2, "refused": 1}
-    assert outcome(after, "in_doubt") == outcome(before, "in_doubt")
+    names = ("accepted", "rejected", "refused", "in_doubt", "failed")
+    delta = {name: outcome(after, name) - outcome(before, name) for name in names}
+    assert delta == {"accepted": 2, "rejected": 2, "refused": 1, "in_doubt": 1, "failed": 0}
 
 
 def test_failure_series_exist_at_zero_before_any_failure(client):
