@@ -42,10 +42,7 @@ def up(layout: Layout, install: bool = True) -> None:
         ("containerd", lambda: node.start_containerd(layout, tag)),
         ("images", lambda: workloads.load_images(layout, IMAGES if install else ["pause"], tag)),
         ("kubelet", lambda: node.start_kubelet(layout)),
-        (
-            "node Ready",
-            lambda: kubectl(layout, "wait", "node", layout.node_name, "--for=condition=Ready", "--timeout=120s"),
-        ),
+        ("node Ready", lambda: wait_node_ready(layout)),
         # Pods that were running when the node stopped (k8s-down) come back Failed: gone.
         ("stale pods", lambda: kubectl(layout, "delete", "pods", "-A", "--field-selector=status.phase=Failed")),
         ("kube-proxy", lambda: node.start_kube_proxy(layout)),
@@ -64,6 +61,18 @@ def up(layout: Layout, install: bool = True) -> None:
         step()
         say(f"{name}: ready in {time.monotonic() - t0:.1f} s")
     say(f"cluster up in {time.monotonic() - started:.0f} s; kubeconfig {layout.kubeconfig}")
+
+
+def wait_node_ready(layout: Layout, timeout: float = 180) -> None:
+    """Wait for the node object, then for its Ready condition: kubelet answers healthz a moment
+    before it has registered the node, and ``kubectl wait`` on a missing object fails at once."""
+    deadline = time.monotonic() + timeout
+    while kubectl(layout, "get", "node", layout.node_name, "-o", "name", check=False).strip() == "":
+        if time.monotonic() > deadline:
+            raise CommandError(f"node {layout.node_name} never registered within {timeout:.0f} s")
+        time.sleep(1)
+    remaining = max(10, int(deadline - time.monotonic()))
+    kubectl(layout, "wait", "node", layout.node_name, "--for=condition=Ready", f"--timeout={remaining}s")
 
 
 def _stop(layout: Layout, name: str, timeout: float = 20) -> None:
