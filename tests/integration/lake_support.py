@@ -13,15 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from stockpulse.devstack.api_server import settings_env
 from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.devstack.metastore import LocalMetastore
 from stockpulse.devstack.process import free_port
 from stockpulse.events import stock_call_event, stock_operation_event
-from stockpulse.events.admin import topic_end_offsets
-from stockpulse.events.topics import LAKE_TOPICS
-from stockpulse.lake.progress import lag
 from stockpulse.settings import DEFAULT_TICKERS, Settings, load_settings
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
@@ -87,30 +84,6 @@ def valid_events(rng: random.Random, calls_per_ticker: dict[str, int], orders: i
 
 def encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
-
-
-def wait_caught_up(settings: Settings, job: IngestJob, timeout: float = 180.0) -> dict[str, Any]:
-    """Until the job's last finished batch covers every record in Kafka."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert job.running(), f"ingest died; see {job.process.log_file}"
-        progress = job.progress()
-        if (
-            progress
-            and progress.get("batch_finished") is not None
-            and progress.get("batch_started") == progress.get("batch_finished")
-        ):
-            try:
-                behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
-            except KafkaException:  # a slow broker's metadata answer on a loaded machine: ask again
-                behind = {"unknown": 1}
-            # Spark's progress is the finished batch's, or after ~10 s idle an idle trigger's (next id, no rows)
-            finished = progress["batch_finished"]
-            idle = progress.get("batch_id") == finished + 1 and not progress.get("num_input_rows")
-            if (progress.get("batch_id") == finished or idle) and sum(behind.values()) == 0:
-                return progress
-        time.sleep(0.5)
-    raise AssertionError(f"ingest did not catch up in {timeout}s: {job.progress()}")
 
 
 def sql_json(settings: Settings, query: str, timeout: float = 180) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import load_settings
 
 from tests.integration.conftest import start_broker
-from tests.integration.lake_support import encode, produce, wait_caught_up
+from tests.integration.lake_support import encode, produce
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -89,7 +89,7 @@ def test_ingest_metrics_count_what_landed(ingest):
     sent_at = time.time()
     produce(settings.kafka_bootstrap, records())
     job.start(ui=False)
-    wait_caught_up(settings, job)
+    job.wait_caught_up()
     url = f"http://{settings.ingest_metrics_bind}/metrics"
     samples = scrape(url)
     elapsed = time.time() - sent_at

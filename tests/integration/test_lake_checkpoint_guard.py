@@ -27,7 +27,6 @@ from tests.integration.lake_support import (
     lake_table,
     produce,
     valid_events,
-    wait_caught_up,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -94,7 +93,7 @@ def test_a_second_driver_leaves_a_live_drivers_batch_in_flight_alone(lake, spark
             assert offsets_file.read_bytes() == before and uncommitted(checkpoint) == batch
         finally:
             os.killpg(first.process.pid(), signal.SIGCONT)
-        wait_caught_up(settings, first)
+        first.wait_caught_up()
     finally:
         first.stop()
     produced = sorted(e["event_id"] for t, _, e in events if t == "stock_call")

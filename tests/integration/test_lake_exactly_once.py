@@ -23,7 +23,6 @@ from tests.integration.lake_support import (
     produce,
     sql_json,
     valid_events,
-    wait_caught_up,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -79,7 +78,7 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     produce(settings.kafka_bootstrap, records(first) + dups1 + bad1)
     job = IngestJob(settings)
     job.start(ui=False)
-    wait_caught_up(settings, job)
+    job.wait_caught_up()
     # crash between batches: nothing in flight
     kill_when(job, lambda p: p.get("batch_started") == p.get("batch_finished"))
     assert not job.running()
@@ -96,7 +95,7 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     # phase 3: restart, more events, catch up
     produce(settings.kafka_bootstrap, records(third))
     job.start(ui=False)
-    wait_caught_up(settings, job)
+    job.wait_caught_up()
     job.stop()
 
     bad = bad1 + bad2

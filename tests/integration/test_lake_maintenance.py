@@ -31,7 +31,6 @@ from tests.integration.lake_support import (
     lake_table,
     produce,
     valid_events,
-    wait_caught_up,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -67,7 +66,7 @@ def _maintain_beside_the_ingest(settings) -> dict:
     try:
         produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in events])
         job.start(ui=False)
-        wait_caught_up(settings, job, timeout=900)
+        job.wait_caught_up(timeout=900)
         table = catalog_table(settings, "stock_call")
         before = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
         data = local(table.location()) / "data"
@@ -99,7 +98,7 @@ def _maintain_beside_the_ingest(settings) -> dict:
             time.sleep(1.0)
         assert run.returncode == 0, log_file.read_text()[-4000:]
         produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in more])
-        wait_caught_up(settings, job, timeout=900)
+        job.wait_caught_up(timeout=900)
         history = job.progress()["history"]
         batches_since = sum(1 for b in history if b["started_at"] * 1000 >= started_ms)
     finally:

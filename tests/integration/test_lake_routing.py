@@ -23,7 +23,6 @@ from tests.integration.lake_support import (
     lake_table,
     produce,
     quarantined_ids,
-    wait_caught_up,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -79,12 +78,12 @@ def scenario(lake):
     job = IngestJob(accepting)
     job.start(ui=False)
     try:
-        wait_caught_up(accepting, job)
+        job.wait_caught_up()
         later = orders("NEWT", 3)
         # the first event again, re-sent later with a timestamp two days earlier: still one row
         resent = {**first["twice"][0], "event_timestamp": first["twice"][0]["event_timestamp"] - 48 * HOUR_MS}
         produce(settings.kafka_bootstrap, records([*later, resent]))
-        wait_caught_up(accepting, job)
+        job.wait_caught_up()
         rules_version = job.progress()["rules_version"]
     finally:
         job.stop()

@@ -173,3 +173,26 @@ def _counter(client, labels: str) -> float:
         if line.startswith("stockpulse_http_requests_total{") and labels in line and 'method="GET"' in line:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def test_every_evented_answer_names_its_event(client, publisher):
+    """X-Event-Id is the event_id of the event the request produced, on each route that produces one."""
+    answers = [
+        client.get("/stocks/GOOG"),
+        client.get("/AMZN"),
+        client.post("/stocks/GOOG/orders", json={"side": "buy", "quantity": 2}),
+        client.post("/TSLA/sell/3"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 201, 201]
+    sent = [event["event_id"] for _topic, _key, event in publisher.events]
+    assert [a.headers.get("X-Event-Id") for a in answers] == sent
+    assert len(set(sent)) == 4
+
+
+def test_a_replayed_order_names_the_original_event(client, publisher):
+    headers = {"X-User-Id": "u-1", "Idempotency-Key": "0b8f7c4e-2f7a-4d53-9d1e-6f1c2b3a4d5e"}
+    first = client.post("/stocks/GOOG/orders", json={"side": "buy", "quantity": 2}, headers=headers)
+    again = client.post("/stocks/GOOG/orders", json={"side": "buy", "quantity": 2}, headers=headers)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert [e["event_id"] for _t, _k, e in publisher.events] == [first.headers["X-Event-Id"]]
+    assert again.headers["X-Event-Id"] == first.headers["X-Event-Id"]

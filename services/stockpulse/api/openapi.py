@@ -69,7 +69,14 @@ _IDEMPOTENCY_KEY = {
     "order; the same key with another order is a 422. Keys are scoped by X-User-Id and kept for "
     "STOCKPULSE_IDEMPOTENCY_TTL_S (default 24 h).",
 }
+_EVENT_ID = {
+    "X-Event-Id": {
+        "schema": {"type": "string", "format": "uuid"},
+        "description": "the event_id of the event this request produced: the row's key in the lake",
+    }
+}
 _CREATED_HEADERS = {
+    **_EVENT_ID,
     "Idempotent-Replayed": {
         "schema": {"type": "string", "enum": ["true"]},
         "description": "present when this is the stored answer to an earlier request with the same key",
@@ -91,6 +98,7 @@ def _spec(settings: Settings) -> dict[str, Any]:
     quote_ok = {
         "200": {
             "description": "Quote",
+            "headers": _EVENT_ID,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Quote"}}},
         }
     }

@@ -69,18 +69,26 @@ def _in_doubt(exc: Exception, order_id: str, keyed: bool) -> ApiError:
     )
 
 
-def place(order: Order, answer: Answer) -> tuple[dict[str, Any], bool]:
-    """Place ``order``; return the 201 body (built by ``answer`` from the event) and whether it is a replay."""
+@dataclass(frozen=True)
+class Placed:
+    body: dict[str, Any]  # the 201 body, built by the route's ``answer`` from the event
+    replayed: bool  # the stored answer to an earlier request with the same key
+    event_id: str
+
+
+def place(order: Order, answer: Answer) -> Placed:
+    """Place ``order`` (acknowledged by Kafka when this returns)."""
     context = request_context(request)
     key = idempotency_key(request)
     if key is None:
         event = _event(order, context)
         _send(event, keyed=False)
-        return answer(event), False
+        return Placed(answer(event), False, event["event_id"])
     intent = OrderIntent(
         context["user_id"] or "", key, fingerprint(order.route, order.ticker, order.side, order.quantity)
     )
-    return _place_keyed(intent, order, context, answer)
+    body, replayed = _place_keyed(intent, order, context, answer)
+    return Placed(body, replayed, intent.ids()[0])
 
 
 def _event(order: Order, context: dict[str, Any], ids: tuple[str, str] | None = None) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from ..devstack.ingest_job import IngestJob
 from ..events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
 from ..events.admin import topic_end_offsets
 from ..events.topics import LAKE_TOPICS
-from ..lake.progress import lag, progress_path, read_progress
+from ..lake.catchup import caught_up
+from ..lake.progress import progress_path, read_progress
 from ..settings import Settings
 from .stats import percentiles
 
@@ -160,26 +161,9 @@ def measure_ingest(settings: Settings, events: int, timeout: float = 1200.0) -> 
         "sustained_events_per_second_after_first_batch": sustained,
         "seconds_with_jvm_start": round(exited - launched, 2),
         "events_per_second_with_jvm_start": round(in_kafka / (exited - launched), 1),
-        "caught_up": rows == in_kafka
-        and not any(lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress).values()),
+        "caught_up": rows == in_kafka and caught_up(progress, topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS)),
         "spark_processed_rows_per_second_last_batch": progress.get("processed_rows_per_second"),
     }
-
-
-def wait_caught_up(settings: Settings, job: IngestJob, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not job.running():
-            raise RuntimeError(f"ingest died; see {job.process.log_file}")
-        progress = job.progress()
-        # no batch in flight (a restarted job with nothing new has run none) and its offsets cover Kafka's
-        idle = bool(progress) and progress.get("batch_started") == progress.get("batch_finished")
-        if idle and progress.get("end_offsets"):
-            behind = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS), progress)
-            if not any(behind.values()):
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"ingest did not catch up in {timeout:.0f}s: {job.progress()}")
 
 
 def send_orders(api_url: str, tickers: tuple[str, ...], count: int, rate: float) -> list[tuple[str, float]]:
@@ -269,16 +253,16 @@ class BatchWatch(threading.Thread):
 
 def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: float) -> dict[str, Any]:
     """Orders through the API while the ingest runs; API 201 -> row visible in ``stock_operation``."""
-    wait_caught_up(settings, job, timeout=600)
+    job.wait_caught_up(timeout=600)
     # warm-up: the restarted job's first batches pay for class loading and code generation
     send_orders(settings.api_url, settings.tickers, max(10, count // 10), rate)
-    wait_caught_up(settings, job, timeout=300)
+    job.wait_caught_up(timeout=300)
     since_ms = time.time() * 1000.0
     watch = BatchWatch(job)
     watch.start()
     try:
         sent = send_orders(settings.api_url, settings.tickers, count, rate)
-        wait_caught_up(settings, job, timeout=300)
+        job.wait_caught_up(timeout=300)
     finally:
         watch.stop()
     seen = visible_at(settings, since_ms)
@@ -319,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..devstack.metastore import LocalMetastore
     from ..events.admin import ensure_topics
     from ..settings import load_settings
-    from .runner import bench_settings, drop_data
+    from .benchstack import bench_settings, drop_data
 
     parser = argparse.ArgumentParser(description="ingest throughput from a pre-filled topic")
     parser.add_argument("--events", type=int, default=300_000)

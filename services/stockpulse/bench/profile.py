@@ -26,7 +26,7 @@ from ..devstack.kafka import KafkaBroker
 from ..devstack.paths import venv_bin
 from ..events.admin import ensure_topics
 from ..settings import load_settings
-from .runner import _wait_ready, bench_settings, drop_data
+from .benchstack import bench_settings, drop_data, wait_ready
 from .wrk import ensure_wrk, run_wrk
 
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         broker.wait_ready()
         ensure_topics(broker.bootstrap)
         api.start()
-        _wait_ready(settings.api_url + "/readyz")
+        wait_ready(settings.api_url + "/readyz")
         run_wrk(wrk, settings.api_url, args.mix, settings.tickers, 3)  # warm-up
         load = threading.Thread(
             target=run_wrk, args=(wrk, settings.api_url, args.mix, settings.tickers, args.seconds + 4), daemon=True

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from ..events.admin import ensure_topics
 from ..settings import Settings
 from . import report
 from .api import CeilingServer, measure_all
+from .benchstack import bench_settings, drop_data, say, wait_ready
 from .wrk import WrkError, ensure_wrk, wrk_version
 
 
@@ -43,47 +41,6 @@ class Plan:
         if quick:
             return cls(seconds=3, warmup=1, ingest_events=5_000, fresh_orders=30, fresh_rate=10, sql_events=300)
         return cls(seconds=30, warmup=5, ingest_events=600_000, fresh_orders=300, fresh_rate=10, sql_events=1_000)
-
-
-def drop_data(run_dir: Path) -> None:
-    """Delete what a run stored (Kafka log, metastore, lake, checkpoints); logs and profiles stay."""
-    for sub in ("kafka", "warehouse", "metastore", "checkpoints"):
-        shutil.rmtree(run_dir / sub, ignore_errors=True)
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def bench_settings(settings: Settings, run_dir: Path) -> Settings:
-    """The user's knobs (workers, threads, trigger, tickers...) on fresh ports and a private run folder."""
-    kafka_port = free_port()
-    return settings.with_overrides(
-        run_dir=run_dir,
-        kafka_port=kafka_port,
-        kafka_controller_port=free_port(),
-        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
-        api_bind=f"127.0.0.1:{free_port()}",
-        metastore_port=free_port(),
-        metastore_uri="",
-        warehouse="",
-        checkpoint_dir="",
-        spark_ui_port=free_port(),
-        log_level="WARNING",
-    )
-
-
-def _wait_ready(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
 
 
 def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = False) -> int:
@@ -133,13 +90,13 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         api = ApiServer(bench)
         api.start()
         stops.append(("api", api.stop))
-        _wait_ready(bench.api_url + "/readyz")
+        wait_ready(bench.api_url + "/readyz")
         if not skip_lake:
             figures["sql"], figures["ingest"], figures["freshness"] = _lake(bench, plan, stops)
         ceiling = CeilingServer(bench.with_overrides(api_bind=f"127.0.0.1:{free_port()}"))
         ceiling.start()
         stops.append(("ceiling", ceiling.stop))
-        _wait_ready(ceiling.url + "/")
+        wait_ready(ceiling.url + "/")
         say(f"API loads: ceiling, check, order, mixed; {plan.warmup:g}s warm-up + {plan.seconds:g}s each")
         figures["api"] = measure_all(wrk, bench, ceiling, api.process.pid(), plan.seconds, plan.warmup)
         figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]

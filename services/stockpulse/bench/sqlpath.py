@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..devstack.kafka import KafkaBroker
     from ..events.admin import ensure_topics
     from ..settings import load_settings
-    from .runner import bench_settings, drop_data
+    from .benchstack import bench_settings, drop_data
 
     parser = argparse.ArgumentParser(description="the seed queries on the fast path and on Spark")
     parser.add_argument("--events", type=int, default=DEMO_EVENTS)

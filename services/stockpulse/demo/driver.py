@@ -1,7 +1,7 @@
 """A small built-in load driver: customers with sessions who check quotes and sometimes trade.
 
-Bounded (a fixed number of sessions), loopback only, and it counts what the API
-acknowledged per event kind, which is what the demo then waits to see in the lake.
+Bounded (a fixed number of sessions), loopback only, and it keeps the ``X-Event-Id`` of every
+answer the API acknowledged, per event kind: the ids the demo then looks for in the lake.
 """
 
 from __future__ import annotations
@@ -21,22 +21,24 @@ from dataclasses import dataclass, field
 class LoadResult:
     acknowledged: Counter = field(default_factory=Counter)  # stock_call / stock_operation -> 2xx answers
     failed: Counter = field(default_factory=Counter)  # "METHOD status" -> count
+    event_ids: dict[str, list[str]] = field(default_factory=dict)  # stock_call / stock_operation -> ids
 
     @property
     def requests(self) -> int:
         return sum(self.acknowledged.values()) + sum(self.failed.values())
 
 
-def _request(url: str, method: str, headers: dict[str, str], body: bytes | None = None) -> int:
+def _request(url: str, method: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, str | None]:
+    """(status, X-Event-Id); status 0 when no answer came."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             resp.read()
-            return resp.status
+            return resp.status, resp.headers.get("X-Event-Id")
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, None
     except OSError:
-        return 0
+        return 0, None
 
 
 def run_load(
@@ -67,21 +69,22 @@ def run_load(
         headers = {"X-Session-Id": session, "X-User-Id": user, "User-Agent": "stockpulse-demo/1"}
         outcomes = []
         for ticker in checks:
-            status = _request(f"{base_url}/stocks/{ticker}", "GET", headers)
-            outcomes.append(("stock_call", "GET", status, 200))
+            status, event_id = _request(f"{base_url}/stocks/{ticker}", "GET", headers)
+            outcomes.append(("stock_call", "GET", status, 200, event_id))
         for i, (ticker, side, qty) in enumerate(orders):
             if i % 2:  # the seed's route and the JSON route, both
-                status = _request(f"{base_url}/{ticker}/{side}/{qty}", "POST", headers)
+                status, event_id = _request(f"{base_url}/{ticker}/{side}/{qty}", "POST", headers)
             else:
                 body = json.dumps({"side": side, "quantity": qty}).encode()
-                status = _request(
+                status, event_id = _request(
                     f"{base_url}/stocks/{ticker}/orders", "POST", {**headers, "Content-Type": "application/json"}, body
                 )
-            outcomes.append(("stock_operation", "POST", status, 201))
+            outcomes.append(("stock_operation", "POST", status, 201, event_id))
         with lock:
-            for kind, method, status, ok in outcomes:
+            for kind, method, status, ok, event_id in outcomes:
                 if status == ok:
                     result.acknowledged[kind] += 1
+                    result.event_ids.setdefault(kind, []).append(event_id or "(no X-Event-Id)")
                 else:
                     result.failed[f"{method} {status}"] += 1
             done[0] += 1

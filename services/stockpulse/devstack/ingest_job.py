@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from typing import Any
 
+from ..events.admin import topic_end_offsets
+from ..events.topics import LAKE_TOPICS
+from ..lake.catchup import caught_up
 from ..lake.progress import progress_path, read_progress
 from ..settings import Settings
 from .api_server import settings_env
@@ -27,6 +32,27 @@ class IngestJob:
 
     def progress(self) -> dict | None:
         return read_progress(self.progress_file)
+
+    def wait_caught_up(self, timeout: float = 300.0) -> dict[str, Any]:
+        """Until the lake holds everything in Kafka's lake topics (``lake.catchup``); the progress then.
+
+        Raises RuntimeError when the job dies or the timeout passes."""
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"ingest died; see {self.process.log_file}")
+            progress = self.progress()
+            if progress and progress.get("end_offsets"):
+                try:
+                    ends = topic_end_offsets(self.settings.kafka_bootstrap, LAKE_TOPICS, timeout=5)
+                except KafkaException:  # a loaded broker's slow metadata answer: ask again
+                    ends = None
+                if ends is not None and caught_up(progress, ends):
+                    return progress
+            time.sleep(0.5)
+        raise RuntimeError(f"ingest did not catch up in {timeout:.0f} s: {self.progress()}")
 
     def stop(self, timeout: float = 60.0) -> bool:
         return self.process.stop(timeout)

@@ -20,8 +20,6 @@ from stockpulse.devstack.kafka import KafkaBroker
 from stockpulse.devstack.process import free_port
 from stockpulse.settings import Settings, load_settings
 
-from tests.integration.lake_support import wait_caught_up
-
 BIN = Path(sys.executable).parent
 LOCUSTFILE = Path(__file__).resolve().parents[3] / "loadtest" / "locustfile.py"
 #: The order timeout of the stack under test: a stall "longer than the order timeout" stays short.
@@ -70,7 +68,7 @@ class FaultStack:
         self.cli("down")
 
     def caught_up(self, timeout: float = 600) -> None:
-        wait_caught_up(self.settings, self.ingest, timeout=timeout)
+        self.ingest.wait_caught_up(timeout=timeout)
 
     def gunicorn_workers(self) -> list[int]:
         import psutil

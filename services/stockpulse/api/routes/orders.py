@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 
 from ..deps import known_ticker, settings
 from ..errors import ApiError
-from ..ordering import Order, place
+from ..ordering import Order, Placed, place
 
 bp = Blueprint("orders", __name__)
 
@@ -32,9 +32,10 @@ def _checked_quantity(quantity: Any) -> int:
     return quantity
 
 
-def _created(body: dict[str, Any], replayed: bool):
-    response = jsonify(body)
-    if replayed:
+def _created(placed: Placed):
+    response = jsonify(placed.body)
+    response.headers["X-Event-Id"] = placed.event_id
+    if placed.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response, 201
 
@@ -60,7 +61,7 @@ def _order_body() -> tuple[str, int]:
 def create_order(ticker: str):
     ticker = known_ticker(ticker)
     side, quantity = _order_body()
-    return _created(*place(Order("json", ticker, side, quantity), _order_answer))
+    return _created(place(Order("json", ticker, side, quantity), _order_answer))
 
 
 def _order_answer(event: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def seed_order(stock_name: str, action: str, quantity: str):
     if not _DIGITS.fullmatch(quantity):
         raise ApiError(400, "invalid_quantity", f"quantity must be an integer from 1 to {settings().max_quantity}")
     count = _checked_quantity(int(quantity))
-    return _created(*place(Order("seed", ticker, action, count), _seed_answer))
+    return _created(place(Order("seed", ticker, action, count), _seed_answer))
 
 
 def _seed_answer(event: dict[str, Any]) -> dict[str, Any]:

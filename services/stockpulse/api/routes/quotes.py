@@ -1,7 +1,8 @@
 """Quote checks: ``GET /stocks/<ticker>`` and the seed's ``GET /<ticker>``, logged to ``stock_call``.
 
 The event is produced asynchronously: a quote is answered without waiting for the
-broker; the delivery callback counts it in metrics.
+broker; the delivery callback counts it in metrics. ``X-Event-Id`` names the event, so a
+client (the demo, support) can find exactly this check in the lake.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ def _check(raw_ticker: str):
     ticker = known_ticker(raw_ticker)
     context = request_context(request)
     quote = current_quote(ticker).to_dict()
+    event = stock_call_event(ticker, quote, context)
     try:
-        publisher().publish_async(STOCK_CALL, ticker, stock_call_event(ticker, quote, context))
+        publisher().publish_async(STOCK_CALL, ticker, event)
     except PublishError as exc:
         raise ApiError(503, "kafka_unavailable", str(exc), retry_after_s=1) from exc
-    return jsonify(quote)
+    response = jsonify(quote)
+    response.headers["X-Event-Id"] = event["event_id"]
+    return response
 
 
 @bp.get("/stocks/<ticker>")

@@ -1,0 +1,61 @@
+"""What every bench measurement shares: private settings on free ports, readiness, cleanup.
+
+Its own module so that the runner and the measurements (``lake``, ``sqlpath``, ``profile``)
+import it instead of each other.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from ..devstack.process import free_port
+from ..settings import Settings
+
+
+def drop_data(run_dir: Path) -> None:
+    """Delete what a run stored (Kafka log, metastore, lake, checkpoints); logs and profiles stay."""
+    for sub in ("kafka", "warehouse", "metastore", "checkpoints"):
+        shutil.rmtree(run_dir / sub, ignore_errors=True)
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_settings(settings: Settings, run_dir: Path) -> Settings:
+    """The user's knobs (workers, threads, trigger, tickers...) on fresh ports and a private run folder."""
+    kafka_port = free_port()
+    return settings.with_overrides(
+        run_dir=run_dir,
+        kafka_port=kafka_port,
+        kafka_controller_port=free_port(),
+        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
+        api_bind=f"127.0.0.1:{free_port()}",
+        metastore_port=free_port(),
+        metastore_uri="",
+        warehouse="",
+        checkpoint_dir="",
+        spark_ui_port=free_port(),
+        ingest_metrics_bind=f"127.0.0.1:{free_port()}",
+        kafka_metrics_port=free_port(),
+        prometheus_port=free_port(),
+        log_level="WARNING",
+    )
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    """Until ``url`` answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s")

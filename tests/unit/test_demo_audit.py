@@ -1,0 +1,27 @@
+"""The demo's lake check compares ids, so one loss and one duplicate cannot cancel out."""
+
+from __future__ import annotations
+
+from stockpulse.demo.run import audit
+
+
+def test_a_loss_and_a_duplicate_with_equal_counts_are_both_found():
+    acknowledged = {"stock_call": ["a", "b", "c"], "stock_operation": ["o1"]}
+    in_lake = {"stock_call": ["a", "a", "c"], "stock_operation": ["o1"]}  # b lost, a twice: still 3 rows
+    found = audit(acknowledged, in_lake)
+    assert not found.exactly_once
+    assert found.missing == {"stock_call": ["b"], "stock_operation": []}
+    assert found.duplicated == {"stock_call": ["a"], "stock_operation": []}
+
+
+def test_every_id_once_is_exactly_once_and_extra_rows_are_only_counted():
+    acknowledged = {"stock_call": ["a", "b"], "stock_operation": ["o1"]}
+    in_lake = {"stock_call": ["b", "a"], "stock_operation": ["o1", "o2"]}  # o2: an order answered 504 that landed
+    found = audit(acknowledged, in_lake)
+    assert found.exactly_once
+    assert found.unacknowledged == {"stock_call": 0, "stock_operation": 1}
+
+
+def test_an_empty_lake_misses_everything():
+    found = audit({"stock_call": ["a"]}, {})
+    assert found.missing["stock_call"] == ["a"] and not found.exactly_once
