@@ -22,8 +22,8 @@ KUBECTL_EXPECTED="v1.35.2"
 KUBECTL_VALIDATE_VERSION="v0.0.5-0.20260105161640-a97ccfaca20b"  # built-in schemas 1.23..1.35
 SPARK_OPERATOR_MODULE="github.com/kubeflow/spark-operator/v2"
 SPARK_OPERATOR_VERSION="v2.4.0"
-PROM_OPERATOR_MODULE="github.com/prometheus-operator/prometheus-operator"
-PROM_OPERATOR_VERSION="v0.85.0"
+PROMETHEUS_OPERATOR_MODULE="github.com/prometheus-operator/prometheus-operator"
+PROMETHEUS_OPERATOR_VERSION="v0.85.0"
 SKAFFOLD_MODULE="github.com/GoogleContainerTools/skaffold/v2"
 SKAFFOLD_VERSION="v2.16.1"
 SKAFFOLD_SCHEMA="v4beta13"             # newest schema in that release
@@ -110,16 +110,16 @@ fi
 
 # ---- 3. CRDs for the custom resources kubectl-validate checks ----------------
 step="crds"
-want="$SPARK_OPERATOR_VERSION $PROM_OPERATOR_VERSION"
+want="$SPARK_OPERATOR_VERSION $PROMETHEUS_OPERATOR_VERSION"
 if stamp_ok "$step" "$want" && compgen -G "$TOOLS/crds/*.yaml" >/dev/null; then
-  log "CRDs: up to date (spark-operator $SPARK_OPERATOR_VERSION, prometheus-operator $PROM_OPERATOR_VERSION)"
+  log "CRDs: up to date (spark-operator $SPARK_OPERATOR_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION)"
 else
   log "CRDs: fetching $SPARK_OPERATOR_MODULE@$SPARK_OPERATOR_VERSION"
   dir="$(go_mod_dir "$SPARK_OPERATOR_MODULE" "$SPARK_OPERATOR_VERSION")"
   rm -rf "$TOOLS/crds" && mkdir -p "$TOOLS/crds"
   cp "$dir"/charts/spark-operator-chart/crds/sparkoperator.k8s.io_*.yaml "$TOOLS/crds/"
-  log "CRDs: fetching $PROM_OPERATOR_MODULE@$PROM_OPERATOR_VERSION"
-  dir="$(go_mod_dir "$PROM_OPERATOR_MODULE" "$PROM_OPERATOR_VERSION")"
+  log "CRDs: fetching $PROMETHEUS_OPERATOR_MODULE@$PROMETHEUS_OPERATOR_VERSION"
+  dir="$(go_mod_dir "$PROMETHEUS_OPERATOR_MODULE" "$PROMETHEUS_OPERATOR_VERSION")"
   for crd in servicemonitors podmonitors prometheusrules; do
     cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_${crd}.yaml" "$TOOLS/crds/"
   done

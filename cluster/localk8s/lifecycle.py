@@ -13,11 +13,22 @@ from pathlib import Path
 
 from stockpulse.devstack.process import ManagedProcess
 
-from . import controlplane, node, pki, workloads
+from . import controlplane, monitoring, node, pki, workloads
 from .layout import ROOT, Layout
 from .tools import CommandError, kubectl, run, say
 
-IMAGES = ["pause", "postgres", "kafka", "hive-metastore", "api", "locust", "spark", "spark-operator"]
+IMAGES = [
+    "pause",
+    "postgres",
+    "kafka",
+    "hive-metastore",
+    "api",
+    "locust",
+    "spark",
+    "spark-operator",
+    "prometheus-operator",
+    "prometheus",
+]
 
 
 def build_binaries(layout: Layout) -> None:
@@ -52,8 +63,10 @@ def up(layout: Layout, install: bool = True) -> None:
     if install:
         steps += [
             ("spark-operator", lambda: workloads.install_spark_operator(layout, tag)),
+            ("prometheus-operator", lambda: monitoring.install(layout, tag)),
             ("stockpulse chart", lambda: workloads.install_chart(layout)),
             ("ingest running", lambda: workloads.wait_ingest_running(layout)),
+            ("prometheus running", lambda: monitoring.wait_prometheus(layout)),
         ]
     for name, step in steps:
         t0 = time.monotonic()

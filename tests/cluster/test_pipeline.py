@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from localk8s import monitoring
 
 from .conftest import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
 
@@ -79,7 +80,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def port_forward(cluster: Cluster, target: str, port: int) -> subprocess.Popen:
+def port_forward(cluster: Cluster, target: str, port: int, namespace: str = NAMESPACE) -> subprocess.Popen:
     local = free_port()
     proc = subprocess.Popen(
         [
@@ -87,7 +88,7 @@ def port_forward(cluster: Cluster, target: str, port: int) -> subprocess.Popen:
             "--kubeconfig",
             str(cluster.layout.kubeconfig),
             "-n",
-            NAMESPACE,
+            namespace,
             "port-forward",
             "--address",
             "127.0.0.1",
@@ -137,6 +138,31 @@ def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Clust
         interval=0,
     )
     print(f"order visible through make k8s-sql {time.monotonic() - acknowledged:.1f} s after its 201")
+
+
+def test_the_operator_managed_prometheus_scrapes_every_target_of_the_release(cluster: Cluster) -> None:
+    forward = port_forward(cluster, "svc/prometheus-operated", 9090, namespace=monitoring.NAMESPACE)
+    targets: list[dict] = []
+
+    def all_up() -> bool:
+        nonlocal targets
+        url = f"http://127.0.0.1:{forward.local_port}/api/v1/targets?state=active"  # type: ignore[attr-defined]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            active = json.load(response)["data"]["activeTargets"]
+        targets = [t for t in active if t["labels"].get("namespace") == NAMESPACE]
+        jobs = {t["scrapePool"] for t in targets}
+        return (
+            any("api" in j for j in jobs)
+            and any("ingest" in j for j in jobs)
+            and all(t["health"] == "up" for t in targets)
+        )
+
+    try:
+        cluster.wait_for(all_up, 240, "every target of the release up in the operator's Prometheus", interval=5)
+    finally:
+        forward.kill()
+        forward.wait()
+    print(f"prometheus: {len(targets)} targets up: {sorted({t['scrapePool'] for t in targets})}")
 
 
 @dataclass

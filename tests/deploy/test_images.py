@@ -23,7 +23,10 @@ COMPILERS = re.compile(r"\b(gcc|g\+\+|clang|build-essential|cc1|make|cmake|rustc
 BASE = "debian:bookworm-slim"
 # uid of the final stage: the chart's podSecurityContext (10001), Debian's postgres as the
 # chart runs it (999), the pause process (65535, no passwd file in a scratch image).
-RUNTIME_UID = {"postgres": "999", "pause": "65535"}
+RUNTIME_UID = {"postgres": "999", "pause": "65535", "prometheus-operator": "65534", "prometheus": "65534"}
+# Images that only build other images (never run in a pod).
+BUILD_ONLY = {"go-builder"}
+RUNTIME_NAMES = [n for n in NAMES if n not in BUILD_ONLY]
 # Commands that reach a package registry over TLS, which need the build-ca secret.
 FETCHES = re.compile(r"\b(pip install|mvn |curl -|go mod download)")
 
@@ -59,21 +62,24 @@ def parse(name: str) -> tuple[dict[str, str], list[Stage]]:
 
 
 def test_every_image_folder_is_known() -> None:
-    assert {"api", "spark", "locust", "hive-metastore", "kafka", "postgres", "spark-operator", "pause"} == set(NAMES)
+    product = {"api", "spark", "locust", "hive-metastore", "kafka", "postgres"}
+    cluster = {"pause", "spark-operator", "prometheus-operator", "prometheus"}
+    assert product | cluster | BUILD_ONLY == set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_stage_starts_from_debian_bookworm_or_an_image_of_ours(name: str) -> None:
     args, stages = parse(name)
     assert args.get("BASE_IMAGE") == BASE, f"{name}: ARG BASE_IMAGE={BASE} first"
-    ours = {s.name for s in stages} | {"scratch", args.get("SPARK_IMAGE")}
+    ours = {s.name for s in stages} | {"scratch", args.get("SPARK_IMAGE"), args.get("GO_BUILDER_IMAGE")}
     for stage in stages:
         assert stage.base == BASE or stage.base in ours, f"{name}: stage from {stage.base}"
-    if "SPARK_IMAGE" in args:
-        assert args["SPARK_IMAGE"].startswith("stockpulse-spark:"), args["SPARK_IMAGE"]
+    for arg, image in (("SPARK_IMAGE", "stockpulse-spark:"), ("GO_BUILDER_IMAGE", "stockpulse-go-builder:")):
+        if arg in args:
+            assert args[arg].startswith(image), args[arg]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", RUNTIME_NAMES)
 def test_runtime_stage_is_non_root_without_compilers(name: str) -> None:
     _, stages = parse(name)
     final = stages[-1]
@@ -99,7 +105,8 @@ def test_every_registry_fetch_trusts_the_build_ca_secret(name: str) -> None:
             trusted = trusted or bool(re.match(r"--mount=type=secret,id=build-ca trust-build-ca\s+&&", rest))
             if FETCHES.search(rest):
                 assert trusted, f"{name}: fetch before trust-build-ca: {rest[:120]}"
-        assert not (trusted and stage is stages[-1]), f"{name}: the runtime stage trusts the build CA"
+        if name not in BUILD_ONLY:
+            assert not (trusted and stage is stages[-1]), f"{name}: the runtime stage trusts the build CA"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -210,14 +217,25 @@ def test_hive_metastore_image_runs_the_spark_resolved_metastore_with_postgres() 
     assert "PASSWORD" not in java_line
 
 
-def test_spark_operator_is_built_at_the_version_the_crds_come_from() -> None:
-    args, _ = parse("spark-operator")
-    build = (IMAGES / "spark-operator" / "Dockerfile").read_text()
-    operator_version = re.search(r"ARG SPARK_OPERATOR_VERSION=(\S+)", build).group(1)
+def test_prometheus_is_a_version_the_operator_supports() -> None:
+    build = (IMAGES / "prometheus" / "Dockerfile").read_text()
+    version = re.search(r"ARG PROMETHEUS_VERSION=(\S+)", build).group(1)
+    module = re.search(r"ARG PROMETHEUS_MODULE_VERSION=v0\.(\d+)\.(\d+)", build)
+    major, minor = divmod(int(module.group(1)), 100)
+    assert version == f"{major}.{minor}.{module.group(2)}"  # v0.305.0 is Prometheus 3.5.0
+    monitoring = (ROOT / "cluster" / "localk8s" / "monitoring.py").read_text()
+    assert f'PROMETHEUS_VERSION = "v{version}"' in monitoring
+
+
+@pytest.mark.parametrize("name", ["spark-operator", "prometheus-operator"])
+def test_operators_are_built_at_the_version_the_crds_come_from(name: str) -> None:
+    build = (IMAGES / name / "Dockerfile").read_text()
+    variable = name.upper().replace("-", "_") + "_VERSION"
+    version = re.search(rf"ARG {variable}=(\S+)", build).group(1)
     tools = (ROOT / "scripts" / "setup-k8s-tools.sh").read_text()
-    assert f'SPARK_OPERATOR_VERSION="{operator_version}"' in tools
-    assert re.search(r"ARG GO_TOOLCHAIN_SHA256=[0-9a-f]{64}", build)
-    assert args["SPARK_IMAGE"].startswith("stockpulse-spark:")
+    assert f'{variable}="{version}"' in tools
+    assert "build-go-module" in build
+    assert re.search(r"ARG GO_TOOLCHAIN_SHA256=[0-9a-f]{64}", (IMAGES / "go-builder" / "Dockerfile").read_text())
 
 
 def test_api_image_runs_gunicorn_with_the_app_factory() -> None:

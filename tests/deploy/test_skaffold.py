@@ -22,7 +22,13 @@ EXPECTED_ARTIFACTS = {
     "stockpulse-postgres",
 }
 # Images of the local cluster itself (make images), which the chart does not run.
-CLUSTER_ONLY = {"stockpulse-pause", "stockpulse-spark-operator"}
+CLUSTER_ONLY = {
+    "stockpulse-pause",
+    "stockpulse-go-builder",
+    "stockpulse-spark-operator",
+    "stockpulse-prometheus-operator",
+    "stockpulse-prometheus",
+}
 
 
 def config() -> dict:

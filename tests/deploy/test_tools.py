@@ -29,7 +29,7 @@ def test_setup_script_pins_every_version() -> None:
         "KUBECTL_LAYER_VERSION",
         "KUBECTL_VALIDATE_VERSION",
         "SPARK_OPERATOR_VERSION",
-        "PROM_OPERATOR_VERSION",
+        "PROMETHEUS_OPERATOR_VERSION",
         "SKAFFOLD_VERSION",
         "STRIMZI_GO_VERSION",
     } <= set(versions)
