@@ -6,6 +6,8 @@
 #   KAFKA_CONTROLLER_QUORUM   controller.quorum.voters, e.g. 0@kafka-0.kafka-headless:9093
 #   KAFKA_REPLICATION_FACTOR  replication of internal topics and the default for new ones
 #   KAFKA_MIN_INSYNC_REPLICAS min.insync.replicas
+#   KAFKA_METRICS_PORT        when set, the Prometheus JMX exporter agent serves /metrics on this port
+#                             (rules of /opt/kafka/config/kafka-metrics.yaml: Strimzi's metric names)
 #   KAFKA_HEAP, KAFKA_DATA_DIR, KAFKA_CONFIG_DIR, JAVA_OPTS
 # Storage is formatted once; a restarted pod keeps its volume and its data.
 set -euo pipefail
@@ -47,10 +49,16 @@ java_cmd=(java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headl
   -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties)
 # shellcheck disable=SC2206  # JAVA_OPTS is a list of options
 java_cmd+=(${JAVA_OPTS:-} -cp "/opt/kafka/libs/*")
+agent=(/opt/kafka/libs/jmx_prometheus_javaagent-*.jar)
 
 if [[ ! -f "$KAFKA_DATA_DIR/meta.properties" ]]; then
   echo "kafka: formatting $KAFKA_DATA_DIR for cluster $KAFKA_CLUSTER_ID, node $node_id"
   "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id="$KAFKA_CLUSTER_ID" -c "$config"
 fi
 echo "kafka: node $node_id advertised as $KAFKA_ADVERTISED_HOST:9092, voters $KAFKA_CONTROLLER_QUORUM"
+if [[ -n "${KAFKA_METRICS_PORT:-}" ]]; then
+  [[ -f "${agent[0]}" ]] || { echo "kafka: KAFKA_METRICS_PORT is set but the JMX exporter agent is missing" >&2; exit 2; }
+  java_cmd+=("-javaagent:${agent[0]}=0.0.0.0:$KAFKA_METRICS_PORT:/opt/kafka/config/kafka-metrics.yaml")
+  echo "kafka: metrics on :$KAFKA_METRICS_PORT/metrics"
+fi
 exec "${java_cmd[@]}" kafka.Kafka "$config"

@@ -184,13 +184,12 @@ def test_ingest_is_a_streaming_spark_application_with_durable_checkpoints(value_
     assert spec["restartPolicy"]["type"] == "Always"
     assert spec["mainApplicationFile"] == "local:///opt/stockpulse/spark/ingest.py"
     assert spec["sparkVersion"] == "4.1.1"
-    assert spec["monitoring"]["exposeDriverMetrics"] is True
-    assert spec["monitoring"]["prometheus"]["jmxExporterJar"].endswith(".jar")
-    # spark-operator's webhook adds the exporter port itself; declaring it too would duplicate it
-    port_name = spec["monitoring"]["prometheus"]["portName"]
-    for role in ("driver", "executor"):
-        assert port_name not in {p["name"] for p in spec[role].get("ports", [])}, role
+    # the driver serves the ingest's own metrics on the port the PodMonitor scrapes
     env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
+    assert env["STOCKPULSE_INGEST_METRICS_BIND"] == "0.0.0.0:8091"
+    assert spec["driver"]["ports"] == [{"name": "metrics", "containerPort": 8091, "protocol": "TCP"}]
+    assert "ports" not in spec["executor"]
+    assert "monitoring" not in spec  # Spark's JVM metrics are opt-in (ingest.metrics.jvm.enabled)
     assert env["STOCKPULSE_METASTORE_URI"] == "thrift://stockpulse-hive-metastore:9083"
     if value_set == "local-cluster":
         assert env["STOCKPULSE_KAFKA_BOOTSTRAP"] == "stockpulse-kafka-bootstrap:9092"
@@ -424,3 +423,46 @@ def test_no_service_name_shadows_a_setting_and_pods_turn_service_links_off(value
     # the check itself sees the clash that broke the first install
     old = {"metadata": {"name": "stockpulse-kafka"}, "spec": {"ports": [{"port": 9092}]}}
     assert "STOCKPULSE_KAFKA_PORT" in service_link_variables(old) & set(ENV_NAMES.values())
+
+
+def _pods_with_ports(docs: list[dict]) -> list[tuple[dict, set[str]]]:
+    """(pod labels, named container ports) of every pod the release's workloads create."""
+    pods = []
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            template = doc["spec"]["template"]
+            ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", []) if "name" in p}
+            pods.append((template["metadata"]["labels"], ports))
+        elif doc["kind"] == "SparkApplication":
+            for role in ("driver", "executor"):
+                ports = {p["name"] for p in doc["spec"][role].get("ports", [])}
+                if "monitoring" in doc["spec"]:
+                    ports.add(doc["spec"]["monitoring"]["prometheus"]["portName"])
+                pods.append(({**doc["spec"][role]["labels"], "spark-role": role}, ports))
+    return pods
+
+
+def test_every_monitor_endpoint_names_a_port_of_a_pod_it_selects() -> None:
+    """On the local cluster's values (statefulset Kafka, monitoring on), each PodMonitor endpoint and
+    each ServiceMonitor's Service port exists where the monitor looks: otherwise the target never appears."""
+    docs = render("local-cluster")
+    pods = _pods_with_ports(docs)
+    podmonitors = by_kind(docs, "PodMonitor")
+    assert {m["metadata"]["name"] for m in podmonitors} >= {"stockpulse-ingest", "stockpulse-kafka"}
+    for monitor in podmonitors:
+        wanted = monitor["spec"]["selector"]["matchLabels"]
+        selected = [ports for labels, ports in pods if wanted.items() <= labels.items()]
+        assert selected, monitor["metadata"]["name"]
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            assert any(endpoint["port"] in ports for ports in selected), (monitor["metadata"]["name"], endpoint)
+    services = by_kind(docs, "Service")
+    for monitor in by_kind(docs, "ServiceMonitor"):
+        wanted = monitor["spec"]["selector"]["matchLabels"]
+        ports = {
+            p.get("name")
+            for s in services
+            if wanted.items() <= s["metadata"]["labels"].items()
+            for p in s["spec"]["ports"]
+        }
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in ports, (monitor["metadata"]["name"], endpoint)

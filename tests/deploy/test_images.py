@@ -187,7 +187,7 @@ def test_spark_image_matches_pyspark_chart_and_entry_point() -> None:
     final = stages[-1]
     copies = " ".join(rest for instr, rest in final.lines if instr == "COPY")
     assert "site-packages/pyspark/jars/" in copies
-    assert values["ingest"]["metrics"]["jmxExporterJar"] in copies
+    assert values["ingest"]["metrics"]["jvm"]["jmxExporterJar"] in copies
     entry = values["ingest"]["mainApplicationFile"].removeprefix("local://")
     assert re.search(r"\bspark/\s+" + re.escape(str(Path(entry).parent)) + "/", copies)
     runs = " ".join(rest for s in stages for instr, rest in s.lines if instr == "RUN")
