@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import pytest
 from localk8s import monitoring
 
+from tests.promql import dashboard_queries, evaluate
+
 from .conftest import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
 
 pytestmark = pytest.mark.cluster
@@ -140,31 +142,6 @@ def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Clust
     print(f"order visible through make k8s-sql {time.monotonic() - acknowledged:.1f} s after its 201")
 
 
-def test_the_operator_managed_prometheus_scrapes_every_target_of_the_release(cluster: Cluster) -> None:
-    forward = port_forward(cluster, "svc/prometheus-operated", 9090, namespace=monitoring.NAMESPACE)
-    targets: list[dict] = []
-
-    def all_up() -> bool:
-        nonlocal targets
-        url = f"http://127.0.0.1:{forward.local_port}/api/v1/targets?state=active"  # type: ignore[attr-defined]
-        with urllib.request.urlopen(url, timeout=10) as response:
-            active = json.load(response)["data"]["activeTargets"]
-        targets = [t for t in active if t["labels"].get("namespace") == NAMESPACE]
-        jobs = {t["scrapePool"] for t in targets}
-        return (
-            any("api" in j for j in jobs)
-            and any("ingest" in j for j in jobs)
-            and all(t["health"] == "up" for t in targets)
-        )
-
-    try:
-        cluster.wait_for(all_up, 240, "every target of the release up in the operator's Prometheus", interval=5)
-    finally:
-        forward.kill()
-        forward.wait()
-    print(f"prometheus: {len(targets)} targets up: {sorted({t['scrapePool'] for t in targets})}")
-
-
 @dataclass
 class LocustRun:
     succeeded: bool
@@ -284,6 +261,51 @@ def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(clust
     assert run.succeeded and failures == 0, run.log[-3000:]
     assert requests > 500
     print(f"helm upgrade under load: {requests} requests, {failures} failed")
+
+
+BAD_RECORD = (
+    "import os; from confluent_kafka import Producer; "
+    "p = Producer({'bootstrap.servers': os.environ['STOCKPULSE_KAFKA_BOOTSTRAP']}); "
+    "p.produce('stock_call', b'this is not an event'); assert p.flush(30) == 0"
+)
+
+
+def test_the_operator_managed_prometheus_scrapes_the_release_and_fills_every_dashboard(cluster: Cluster) -> None:
+    """After the load of the tests above (and one malformed record, for the quarantine panels),
+    prometheus-operator's Prometheus scrapes the API, the ingest driver and Kafka through the
+    chart's monitors, every dashboard query returns data and every rule parses."""
+    cluster.k("exec", f"deploy/{RELEASE}-api", "--", "python", "-c", BAD_RECORD, timeout=120)
+    forward = port_forward(cluster, "svc/prometheus-operated", 9090, namespace=monitoring.NAMESPACE)
+    base = f"http://127.0.0.1:{forward.local_port}"  # type: ignore[attr-defined]
+    targets: list[dict] = []
+    results: tuple[list, list] = ([], [])
+
+    def all_up() -> bool:
+        nonlocal targets
+        with urllib.request.urlopen(f"{base}/api/v1/targets?state=active", timeout=10) as response:
+            active = json.load(response)["data"]["activeTargets"]
+        targets = [t for t in active if t["labels"].get("namespace") == NAMESPACE]
+        pools = " ".join(t["scrapePool"] for t in targets)
+        return all(part in pools for part in ("api", "ingest", "kafka")) and all(t["health"] == "up" for t in targets)
+
+    def dashboards_filled() -> bool:
+        nonlocal results
+        results = evaluate(base, NAMESPACE)
+        return results == ([], [])
+
+    try:
+        cluster.wait_for(all_up, 300, "every target of the release up in the operator's Prometheus", interval=5)
+        print(f"prometheus: {len(targets)} targets up: {sorted({t['scrapePool'] for t in targets})}")
+        # the quarantined record and the rates need a batch and a few scrapes (15 s apart)
+        try:
+            cluster.wait_for(dashboards_filled, 300, "every dashboard query with data", interval=15)
+        except AssertionError:
+            failed, empty = results
+            raise AssertionError(f"refused: {failed}; without data: {empty}") from None
+    finally:
+        forward.kill()
+        forward.wait()
+    assert len(dashboard_queries()) >= 30
 
 
 def test_no_secret_is_on_a_process_command_line(cluster: Cluster) -> None:

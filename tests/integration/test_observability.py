@@ -18,21 +18,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
-from stockpulse.settings import PROJECT_ROOT
 
 from tests.integration.conftest import call
 from tests.integration.lake_support import produce
 from tests.integration.stack_env import stack_env
+from tests.promql import DASHBOARDS, dashboard_queries, evaluate, prom, rules
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
-DASHBOARDS = sorted((PROJECT_ROOT / "charts" / "stockpulse" / "dashboards").glob("*.json"))
-RULES = PROJECT_ROOT / "charts" / "stockpulse" / "rules" / "stockpulse.rules.yaml"
-#: What Grafana would put in place of its variables; the local targets' namespace is "local".
-GRAFANA_VARIABLES = {"$namespace": "local", "$__rate_interval": "1m", "$__range": "15m"}
 
 QUOTES = {"GOOG": 7, "AMZN": 4, "MSFT": 2}  # GET /stocks/<ticker>
 SEED_QUOTES = {"NVDA": 3}  # GET /<ticker>
@@ -56,16 +51,6 @@ def stack(tmp_path_factory):
     finally:
         down = stockpulse(env, "down", timeout=180)
         assert down.returncode == 0, down.stderr
-
-
-def prom(base: str, expr: str) -> dict:
-    """The answer of Prometheus's instant query API (status, data or error) to ``expr``."""
-    url = f"{base}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return json.loads(exc.read())
 
 
 def by_labels(base: str, expr: str, *labels: str) -> dict[tuple[str, ...], float]:
@@ -95,23 +80,6 @@ def drive_load(api: str, bootstrap: str) -> None:
     for _ in range(BAD_ORDERS):
         assert call(api, "POST", "/stocks/GOOG/orders", body, {"Content-Type": "application/json"}).status == 422
     produce(bootstrap, [("stock_call", None, b"this is not an event")])
-
-
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(dashboard/panel, expr) of every panel target in the committed dashboards."""
-    out = []
-    for path in DASHBOARDS:
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel.get("targets", []):
-                out.append((f"{path.name}/{panel['title']}", target["expr"]))
-    return out
-
-
-def grafana(expr: str) -> str:
-    for variable, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(variable, value)
-    assert "$" not in expr, f"a Grafana variable the test does not know: {expr}"
-    return expr
 
 
 def test_a_loaded_stack_fills_every_dashboard_and_its_counters_match_what_was_sent(stack):
@@ -171,19 +139,8 @@ def test_a_loaded_stack_fills_every_dashboard_and_its_counters_match_what_was_se
     assert quarantined == {("stock_call", "not a JSON object"): 1}
 
     # every dashboard query parses and returns data; every rule expression parses
-    empty, failed = [], []
-    for where, expr in dashboard_queries():
-        answer = prom(prometheus, grafana(expr))
-        if answer["status"] != "success":
-            failed.append((where, expr, answer.get("error")))
-        elif not answer["data"]["result"]:
-            empty.append((where, expr))
-    rules = [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
-    for rule in rules:
-        answer = prom(prometheus, rule["expr"])
-        if answer["status"] != "success":
-            failed.append((rule.get("record") or rule["alert"], rule["expr"], answer.get("error")))
-    assert len(dashboard_queries()) >= 30 and len(rules) >= 20
+    failed, empty = evaluate(prometheus, "local")
+    assert len(dashboard_queries()) >= 30 and len(rules()) >= 20
     assert failed == []
     assert empty == []
 
