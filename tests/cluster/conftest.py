@@ -35,8 +35,8 @@ RELEASE = workloads.RELEASE
 class Cluster:
     layout: Layout
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 600) -> str:
-        return kubectl(self.layout, *args, check=check, timeout=timeout)
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 600, input: str | None = None) -> str:
+        return kubectl(self.layout, *args, input=input, check=check, timeout=timeout)
 
     def k(self, *args: str, check: bool = True, timeout: float = 600) -> str:
         """kubectl in the release's namespace."""

@@ -234,6 +234,52 @@ def test_locust_orders_land_exactly_once_while_the_driver_pod_is_deleted(cluster
     print(f"locust: {requests} requests, {len(acknowledged)} orders acknowledged, all once in the lake")
 
 
+MAINTENANCE = f"{RELEASE}-maintenance"
+
+
+def test_the_scheduled_maintenance_runs_once_beside_the_ingest_and_keeps_every_order_once(cluster: Cluster) -> None:
+    """spark-operator accepted the chart's ScheduledSparkApplication; one run of its template (as the
+    schedule would start it) compacts, expires and cleans every table while the ingest runs, and
+    the lake still holds each order exactly once."""
+    before, rows_before, _ = acknowledged_in_lake(cluster)
+    cluster.wait_for(
+        lambda: (
+            cluster.json("get", "scheduledsparkapplication", MAINTENANCE).get("status", {}).get("scheduleState")
+            == "Scheduled"
+        ),
+        120,
+        "spark-operator to schedule the maintenance",
+    )
+    template = cluster.json("get", "scheduledsparkapplication", MAINTENANCE)["spec"]["template"]
+    once = f"{MAINTENANCE}-once"
+    app = {
+        "apiVersion": "sparkoperator.k8s.io/v1beta2",
+        "kind": "SparkApplication",
+        "metadata": {"name": once, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/component": "maintenance"}},
+        "spec": template,
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(app))
+    state = ""
+
+    def finished() -> bool:
+        nonlocal state
+        status = cluster.json("get", "sparkapplication", once).get("status", {})
+        state = status.get("applicationState", {}).get("state", "")
+        return state in ("COMPLETED", "FAILED", "SUBMISSION_FAILED")
+
+    try:
+        cluster.wait_for(finished, 900, "the maintenance run to finish", interval=5)
+        log = cluster.k("logs", f"{once}-driver", check=False)
+        assert state == "COMPLETED", log[-4000:]
+        maintained = {json.loads(line).get("table") for line in log.splitlines() if '"maintained"' in line}
+        assert {"stock_call", "stock_operation", "quarantine"} <= maintained, log[-4000:]
+    finally:
+        cluster.k("delete", "sparkapplication", once, "--wait=false", check=False)
+    after, rows_after, distinct_after = acknowledged_in_lake(cluster)
+    assert before <= after and rows_after == distinct_after == len(after) >= rows_before
+    print(f"maintenance: one run COMPLETED; {rows_after} orders, each once")
+
+
 def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(cluster: Cluster) -> None:
     tag = workloads.image_tag()
     new_tag = f"{tag}-upgrade{int(time.time())}"

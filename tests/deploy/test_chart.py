@@ -12,7 +12,7 @@ import yaml
 
 from .conftest import CHART, STRIMZI_VALUE_SETS, VALUE_SETS, name_of, render, render_text, run, tool
 
-COMPONENTS = {"api", "ingest", "locust", "hive-metastore", "kafka", "lake-shell"}
+COMPONENTS = {"api", "ingest", "maintenance", "locust", "hive-metastore", "kafka", "lake-shell"}
 FULL_LABELS = {
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -350,7 +350,9 @@ def test_gke_values_use_gcs_and_workload_identity() -> None:
 def test_templates_are_one_file_per_component_and_kind() -> None:
     names = sorted(p.name for p in (CHART / "templates").iterdir())
     assert "NOTES.txt" in names and "_helpers.tpl" in names
-    pattern = re.compile(r"^(api|kafka|ingest|hive-metastore|hive-metastore-db|locust|lake|monitoring)-[a-z-]+\.yaml$")
+    pattern = re.compile(
+        r"^(api|kafka|ingest|maintenance|hive-metastore|hive-metastore-db|locust|lake|monitoring)-[a-z-]+\.yaml$"
+    )
     for name in names:
         if name.endswith(".yaml"):
             assert pattern.match(name), name
@@ -466,3 +468,26 @@ def test_every_monitor_endpoint_names_a_port_of_a_pod_it_selects() -> None:
         }
         for endpoint in monitor["spec"]["endpoints"]:
             assert endpoint["port"] in ports, (monitor["metadata"]["name"], endpoint)
+
+
+def test_maintenance_is_a_scheduled_run_of_the_ingest_image_and_pod_shape(value_set: str) -> None:
+    docs = render(value_set)
+    ingest = one(docs, "SparkApplication", "ingest")["spec"]
+    scheduled = one(docs, "ScheduledSparkApplication", "maintenance")["spec"]
+    assert scheduled["concurrencyPolicy"] == "Forbid"
+    template = scheduled["template"]
+    assert template["mainApplicationFile"] == "local:///opt/stockpulse/spark/maintain.py"
+    assert template["restartPolicy"] == {"type": "Never"}
+    for key in ("image", "sparkVersion", "volumes", "sparkConf"):
+        assert template[key] == ingest[key], key
+    for role in ("driver", "executor"):
+        assert template[role]["memoryLimit"] == ingest[role]["memoryLimit"], role
+        assert template[role]["labels"]["app.kubernetes.io/component"] == "maintenance"
+    # it starts executors with the ingest's service account (whose Role allows that), and serves no metrics
+    assert template["driver"]["serviceAccount"] == ingest["driver"]["serviceAccount"]
+    assert "ports" not in template["driver"]
+    env = {e["name"] for e in template["driver"]["env"]}
+    assert "STOCKPULSE_METASTORE_URI" in env and "STOCKPULSE_INGEST_METRICS_BIND" not in env
+    assert not [
+        d for d in render(value_set, ("--set", "maintenance.enabled=false")) if d["kind"] == "ScheduledSparkApplication"
+    ]
