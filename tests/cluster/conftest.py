@@ -1,7 +1,7 @@
 """The chart running on the local one-node cluster (cluster/localk8s, `make k8s-up`).
 
 One fixture builds the images, brings the cluster up with spark-operator and the chart,
-and takes all of it down at the end of the session, whatever happened. Waits are on
+and takes all of it down after the last test of this folder, whatever happened. Waits are on
 conditions, never fixed sleeps; a wait that times out prints the pods and the last log
 lines of every pod that is not ready (`localk8s.__main__.diagnose`).
 """
@@ -67,8 +67,10 @@ class Cluster:
         raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster() -> Iterator[Cluster]:
+    """Package scope: the cluster is down before the rest of the suite runs, so its pods take
+    no CPU or memory from the integration tests."""
     if os.geteuid() != 0:
         pytest.skip("the local cluster needs root (containers, iptables); this machine's CI runs as root")
     lay = layout()
