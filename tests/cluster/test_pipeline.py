@@ -132,14 +132,17 @@ def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Clust
         forward.kill()
         forward.wait()
     acknowledged = time.monotonic()
-    # Each query starts a JVM in the lake-shell pod, a good part of the wait on 2 busy cores.
+    # `stockpulse sql` in the lake-shell pod takes its fast path (pyiceberg + DuckDB, no JVM).
     cluster.wait_for(
         lambda: bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{order_id}'")),
         240,
         f"order {order_id} in stock_operation",
         interval=0,
     )
-    print(f"order visible through make k8s-sql {time.monotonic() - acknowledged:.1f} s after its 201")
+    visible_s = time.monotonic() - acknowledged
+    print(f"order visible through make k8s-sql {visible_s:.1f} s after its 201")
+    # issue 9's acceptance: `make k8s-sql` counts the order within 60 s (about 10 s is usual)
+    assert visible_s <= 60, f"the order took {visible_s:.0f} s to be visible"
 
 
 @dataclass
