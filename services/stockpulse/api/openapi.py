@@ -80,7 +80,7 @@ _CREATED_HEADERS = {
     "Idempotent-Replayed": {
         "schema": {"type": "string", "enum": ["true"]},
         "description": "present when this is the stored answer to an earlier request with the same key",
-    }
+    },
 }
 
 
