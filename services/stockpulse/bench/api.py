@@ -54,11 +54,13 @@ class CeilingServer(GunicornServer):
         super().__init__(settings, "ceiling", "stockpulse.bench.ceiling:app")
 
 
-def group_cpu_seconds(pgid: int | None) -> float:
-    """CPU time (user + system) of every live process in the process group ``pgid`` (gunicorn and its workers)."""
+def group_cpu_seconds(pgid: int | None, reaped: bool = False) -> float:
+    """CPU time (user + system) of every live process in the process group ``pgid`` (gunicorn and
+    its workers); with ``reaped``, also of the children those processes waited for."""
     if pgid is None:
         return 0.0
-    ticks = sum(int(fields[11]) + int(fields[12]) for fields in group_stats(pgid))
+    fields = (11, 12, 13, 14) if reaped else (11, 12)
+    ticks = sum(int(stat[i]) for stat in group_stats(pgid) for i in fields)
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -96,17 +98,21 @@ def measure(
     warmup: float,
     pgid: int | None,
     api_url: str | None,
+    others: dict[str, int | None] | None = None,
 ) -> dict[str, Any]:
-    """A warm-up run (discarded), then the measured run with server CPU and Kafka acknowledgements around it."""
+    """A warm-up run (discarded), then the measured run with server CPU and Kafka acknowledgements
+    around it; ``others`` names process groups (broker, ingest...) whose CPU is reported too."""
     fixed = "/" if mix == "ceiling" else None
     if warmup > 0:
         run_wrk(wrk, url, mix, tickers, warmup, CONNECTIONS, fixed_path=fixed)
         time.sleep(1.0)
     acked0, failed0 = _counters(api_url)
     cpu0, busy0 = group_cpu_seconds(pgid), machine_busy_seconds()
+    others0 = {name: group_cpu_seconds(group) for name, group in (others or {}).items()}
     load0 = os.getloadavg()[0]
     result: WrkResult = run_wrk(wrk, url, mix, tickers, seconds, CONNECTIONS, fixed_path=fixed)
     cpu, busy = group_cpu_seconds(pgid) - cpu0, machine_busy_seconds() - busy0
+    others_cpu = {name: round(group_cpu_seconds(group) - others0[name], 2) for name, group in (others or {}).items()}
     time.sleep(1.0)  # orders still in flight when wrk stopped are answered (and acked) by now
     acked1, failed1 = _counters(api_url)
     figures = result.as_dict()
@@ -117,6 +123,8 @@ def measure(
         wrk_cores_busy=round(result.cpu_s / result.duration_s, 2) if result.duration_s else None,
         loadavg_1m_before=round(load0, 2),
     )
+    if others:
+        figures["others_cpu_s"] = others_cpu
     if result.duration_s:
         # what else ran meanwhile (other work on the machine takes cores from the server)
         figures["machine_cores_busy"] = round(busy / result.duration_s, 2)
@@ -132,6 +140,19 @@ def measure(
                 result.failed == 0 and failed == 0 and sent_orders - CONNECTIONS <= acked <= sent_orders
             )
     return figures
+
+
+def measure_pipeline(
+    wrk: str, settings: Settings, api_pgid: int | None, seconds: float, warmup: float, others: dict[str, int | None]
+) -> dict[str, Any]:
+    """The API loads while the broker, the metastore and the ingest run and consume, as users run it."""
+    return {
+        scenario: measure(
+            wrk, settings.api_url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api_url, others
+        )
+        for scenario in SCENARIOS
+        if scenario != "ceiling"
+    }
 
 
 def measure_all(
