@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from stockpulse.lake.batch_stats import batch_counts
+from stockpulse.lake.rules import RoutingRules
 from stockpulse.lake.transforms import decode, validate
 from stockpulse.settings import DEFAULT_TICKERS
 
@@ -42,11 +44,14 @@ def test_one_aggregation_counts_routes_reasons_tickers_and_event_times(spark):
     bad_calls = [json.dumps(call("ZZZZ", NOW_MS, 5)), "[1, 2]"]
     orders = [order("AMZN", "buy", 6), order("AMZN", "buy", 7), order("AMZN", "sell", 8)]
     bad_order = dict(order("AMZN", "buy", 9), quantity=0)
-    frame = kafka_frame(spark, "stock_call", [json.dumps(e) for e in calls] + bad_calls).unionByName(
-        kafka_frame(spark, "stock_operation", [json.dumps(e) for e in [*orders, bad_order]])
+    # logged by Kafka at NOW_MS: the routing rules judge event times against the record's timestamp
+    logged_at = datetime.fromtimestamp(NOW_MS / 1000, tz=UTC)
+    frame = kafka_frame(spark, "stock_call", [json.dumps(e) for e in calls] + bad_calls, logged_at).unionByName(
+        kafka_frame(spark, "stock_operation", [json.dumps(e) for e in [*orders, bad_order]], logged_at)
     )
     decoded = decode(frame)
-    checked = {t: validate(decoded, t, DEFAULT_TICKERS, NOW_MS) for t in ("stock_call", "stock_operation")}
+    rules = RoutingRules(tickers=tuple(DEFAULT_TICKERS))
+    checked = {t: validate(decoded, t, rules) for t in ("stock_call", "stock_operation")}
 
     counts = batch_counts(checked, now_ms=NOW_MS)
 
