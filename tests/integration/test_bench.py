@@ -1,4 +1,5 @@
-"""``stockpulse bench --quick --skip-lake`` runs end to end and writes the API figures (speed is not asserted)."""
+"""``stockpulse bench --quick`` end to end: the API figures alone and, with the lake, the full
+pipeline's (speed is not asserted)."""
 
 from __future__ import annotations
 
@@ -48,14 +49,49 @@ def test_quick_bench_writes_every_api_figure(tmp_path):
     assert figures["api"]["order"]["sent"]["checks"] == 0
     assert figures["api"]["mixed_share_of_ceiling"] > 0
     assert figures["freshness"] is None and figures["ingest"] is None and figures["sql"] is None
+    assert figures["full_pipeline"] is None
     assert figures["targets"]["freshness_p95_s"]["met"] is None
+    assert figures["targets"]["pipeline_order_rps"]["met"] is None
     assert set(figures["targets"]) == {
         "mixed_share_of_ceiling",
         "mixed_p99_ms",
+        "pipeline_order_rps",
+        "pipeline_check_rps",
+        "pipeline_mixed_p99_ms",
         "freshness_p95_s",
         "ingest_events_per_second",
         "fast_path_seed_query_s",
     }
     # a quick run is a smoke test of the bench: it must not add a row to the performance doc
     assert (doc.read_text() if doc.exists() else None) == doc_before
+    assert not list((tmp_path / "run" / "bench").glob("*/pids/*.pid")), "a bench process was left running"
+
+
+@pytest.mark.spark
+def test_quick_bench_with_the_lake_measures_the_full_pipeline_and_the_ingests_cpu(tmp_path):
+    """The loads run while the ingest consumes, each part's CPU is recorded, and the ingest
+    catches up after them (speed is not asserted)."""
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPULSE_")}
+    env["STOCKPULSE_RUN_DIR"] = str(tmp_path / "run")
+    result = subprocess.run(
+        [STOCKPULSE, "bench", "--quick", "--out", str(out)], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    pipeline = figures["full_pipeline"]
+    for scenario in ("check", "order", "mixed"):
+        load = pipeline[scenario]
+        assert load["requests"] > 0 and sum(load["errors"].values()) == 0, (scenario, load["errors"])
+        assert set(load["others_cpu_s"]) == {"kafka", "metastore", "ingest"}
+        assert load["others_cpu_s"]["ingest"] > 0 and load["others_cpu_s"]["kafka"] > 0, load["others_cpu_s"]
+    assert pipeline["order"]["every_order_acked"] is True
+    assert pipeline["ingest_caught_up_after_load_s"] >= 0
+    ingest = figures["ingest"]
+    assert ingest["caught_up"] is True
+    assert ingest["cpu_seconds"] > 0
+    # cpu_seconds is rounded to 0.1 s in the JSON, the per-1,000 figure is not
+    per_1000 = ingest["cpu_seconds"] / ingest["events_in_kafka"] * 1000
+    assert ingest["cpu_seconds_per_1000_events"] == pytest.approx(per_1000, abs=0.1 / ingest["events_in_kafka"] * 1000)
+    assert figures["targets"]["pipeline_order_rps"]["measured"] == pipeline["order"]["rps"]
     assert not list((tmp_path / "run" / "bench").glob("*/pids/*.pid")), "a bench process was left running"
