@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .layout import ROOT, Layout
-from .tools import kubectl, run, say
+from .layout import Layout
+from .tools import kubectl, pinned_module_dir, say
 
 NAMESPACE = "monitoring"
 MONITORING_RELEASE = "stockpulse-monitoring"
@@ -24,13 +24,7 @@ PROMETHEUS_VERSION = "v3.5.0"
 
 
 def _module_dir() -> Path:
-    version = next(
-        line.split('"')[1]
-        for line in (ROOT / "scripts/setup-k8s-tools.sh").read_text().splitlines()
-        if line.startswith("PROMETHEUS_OPERATOR_VERSION=")
-    )
-    out = run(["go", "mod", "download", "-json", f"github.com/prometheus-operator/prometheus-operator@{version}"])
-    return Path(json.loads(out)["Dir"])
+    return pinned_module_dir("github.com/prometheus-operator/prometheus-operator", "PROMETHEUS_OPERATOR_VERSION")
 
 
 def _docs(folder: Path) -> list[dict]:

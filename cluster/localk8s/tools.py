@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 from .layout import ROOT, Layout
 
@@ -23,6 +25,17 @@ def run(argv: list[str], input: str | None = None, check: bool = True, timeout: 
 
 def kubectl(layout: Layout, *args: str, input: str | None = None, check: bool = True, timeout: float = 600) -> str:
     return run([layout.binary("kubectl"), "--kubeconfig", str(layout.kubeconfig), *args], input, check, timeout)
+
+
+def pinned_module_dir(module: str, version_variable: str) -> Path:
+    """The Go module at the version ``scripts/setup-k8s-tools.sh`` pins in ``version_variable`` (the one
+    the CRDs come from), from the module cache (``go mod download`` fetches it once)."""
+    version = next(
+        line.split('"')[1]
+        for line in (ROOT / "scripts/setup-k8s-tools.sh").read_text().splitlines()
+        if line.startswith(f"{version_variable}=")
+    )
+    return Path(json.loads(run(["go", "mod", "download", "-json", f"{module}@{version}"]))["Dir"])
 
 
 def helm(layout: Layout, *args: str, timeout: float = 1800) -> str:

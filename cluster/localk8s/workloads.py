@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import node
 from .layout import ROOT, Layout
-from .tools import CommandError, helm, kubectl, run, say
+from .tools import CommandError, helm, kubectl, pinned_module_dir, say
 
 CHART = ROOT / "charts" / "stockpulse"
 LOCAL_VALUES = CHART / "values-local-cluster.yaml"
@@ -103,13 +103,8 @@ def storage(layout: Layout) -> None:
 
 def spark_operator_chart() -> Path:
     """The spark-operator chart from the same Go module (and version) the CRDs come from."""
-    version = next(
-        line.split('"')[1]
-        for line in (ROOT / "scripts/setup-k8s-tools.sh").read_text().splitlines()
-        if line.startswith("SPARK_OPERATOR_VERSION=")
-    )
-    out = run(["go", "mod", "download", "-json", f"github.com/kubeflow/spark-operator/v2@{version}"])
-    return Path(json.loads(out)["Dir"]) / "charts" / "spark-operator-chart"
+    module = pinned_module_dir("github.com/kubeflow/spark-operator/v2", "SPARK_OPERATOR_VERSION")
+    return module / "charts" / "spark-operator-chart"
 
 
 def install_spark_operator(layout: Layout, tag: str) -> None:
