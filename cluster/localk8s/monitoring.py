@@ -8,13 +8,12 @@ which is what the chart's ``monitoring.release`` sets on its objects.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
 
 from .layout import Layout
-from .tools import kubectl, pinned_module_dir, say
+from .tools import apply, kubectl, namespace, pinned_module_dir, say
 
 NAMESPACE = "monitoring"
 MONITORING_RELEASE = "stockpulse-monitoring"
@@ -32,10 +31,6 @@ def _docs(folder: Path) -> list[dict]:
     for path in sorted(folder.glob("*.yaml")):
         docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return docs
-
-
-def _apply(layout: Layout, docs: list[dict]) -> None:
-    kubectl(layout, "apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
 
 
 def _into_namespace(docs: list[dict]) -> None:
@@ -104,22 +99,16 @@ def prometheus_manifests(module: Path, tag: str) -> list[dict]:
 def install(layout: Layout, tag: str) -> None:
     say("installing prometheus-operator and a Prometheus")
     module = _module_dir()
-    kubectl(
-        layout,
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-    )
+    apply(layout, [namespace(NAMESPACE)])
     # The CRDs are too large for a client-side apply's last-applied annotation, and
     # kubectl reads them itself (PyYAML takes their `=` enum value for a YAML tag).
     kubectl(
         layout, "apply", "--server-side", "--force-conflicts", "-f", str(module / "example/prometheus-operator-crd")
     )
     kubectl(layout, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
-    _apply(layout, operator_manifests(module, tag))
+    apply(layout, operator_manifests(module, tag))
     kubectl(layout, "-n", NAMESPACE, "rollout", "status", "deploy/prometheus-operator", "--timeout=300s")
-    _apply(layout, prometheus_manifests(module, tag))
+    apply(layout, prometheus_manifests(module, tag))
 
 
 def wait_prometheus(layout: Layout) -> None:

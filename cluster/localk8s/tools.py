@@ -27,6 +27,15 @@ def kubectl(layout: Layout, *args: str, input: str | None = None, check: bool = 
     return run([layout.binary("kubectl"), "--kubeconfig", str(layout.kubeconfig), *args], input, check, timeout)
 
 
+def apply(layout: Layout, docs: list[dict]) -> None:
+    """``kubectl apply`` of ``docs`` (objects as dicts), in one call."""
+    kubectl(layout, "apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+
+
+def namespace(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
 def pinned_module_dir(module: str, version_variable: str) -> Path:
     """The Go module at the version ``scripts/setup-k8s-tools.sh`` pins in ``version_variable`` (the one
     the CRDs come from), from the module cache (``go mod download`` fetches it once)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from . import node
 from .layout import ROOT, Layout
-from .tools import CommandError, helm, kubectl, pinned_module_dir, say
+from .tools import CommandError, apply, helm, kubectl, namespace, pinned_module_dir, say
 
 CHART = ROOT / "charts" / "stockpulse"
 LOCAL_VALUES = CHART / "values-local-cluster.yaml"
@@ -98,7 +97,7 @@ def storage(layout: Layout) -> None:
                 },
             }
         )
-    kubectl(layout, "apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+    apply(layout, docs)
 
 
 def spark_operator_chart() -> Path:
@@ -110,13 +109,7 @@ def spark_operator_chart() -> Path:
 def install_spark_operator(layout: Layout, tag: str) -> None:
     say("installing spark-operator (controller and webhook)")
     # The operator's chart puts its job-namespace RBAC there: the namespace comes first.
-    kubectl(
-        layout,
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-    )
+    apply(layout, [namespace(NAMESPACE)])
     helm(
         layout,
         "upgrade",
