@@ -81,3 +81,7 @@ for name in "${names[@]}"; do
   [[ -f images/$name/Dockerfile ]] || { say "ERROR: no images/$name/Dockerfile"; exit 2; }
   build "$name"
 done
+# A rebuilt image leaves its predecessor untagged; drop those so podman's storage does not
+# grow by gigabytes per rebuild (layers still tagged images use stay cached).
+pruned=$(podman image prune --force 2>/dev/null | wc -l || true)
+[[ $pruned -eq 0 ]] || say "removed $pruned superseded image(s)"

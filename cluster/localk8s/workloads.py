@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def load_images(layout: Layout, names: list[str], tag: str) -> None:
         stamp = stamps / f"{name}-{tag}.id"
         if stamp.exists() and stamp.read_text() == image_id:
             continue
+        _check_room(layout, ref)
         started = time.monotonic()
         save = subprocess.Popen(
             ["podman", "save", "--format", "docker-archive", ref], stdout=subprocess.PIPE, env=PODMAN_ENV
@@ -64,6 +66,33 @@ def load_images(layout: Layout, names: list[str], tag: str) -> None:
             raise CommandError(f"loading {ref} into containerd failed: {loaded.stderr.decode()[-2000:]}")
         stamp.write_text(image_id)
         say(f"loaded {ref} into containerd in {time.monotonic() - started:.0f} s")
+
+
+#: containerd keeps an imported image twice (the archive's blobs and the unpacked
+#: snapshot), and pods write into their own layer: room to leave beyond that.
+DISK_MARGIN = 2 * 1024**3
+
+
+def _check_room(layout: Layout, ref: str) -> None:
+    """Fail before the import, with what to do, rather than halfway with ENOSPC."""
+    inspected = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{.Size}}", ref], capture_output=True, text=True, env=PODMAN_ENV
+    )
+    size = int(inspected.stdout.strip() or 0)
+    free = shutil.disk_usage(layout.root).free
+    if free < 2 * size + DISK_MARGIN:
+        raise CommandError(
+            f"loading {ref} needs about {(2 * size + DISK_MARGIN) / 1024**3:.1f} GiB free under {layout.root}, "
+            f"{free / 1024**3:.1f} GiB is: remove superseded images (podman image prune) or an old "
+            "cluster's images (make k8s-down, then delete .run/k8s/containerd)"
+        )
+
+
+def forget_built_image(layout: Layout, name: str, tag: str) -> None:
+    """Drop a throwaway tag from podman (a test's changed image). containerd keeps its
+    copy, which running pods may still need; it shares every layer but the config."""
+    subprocess.run(["podman", "rmi", f"localhost/stockpulse-{name}:{tag}"], capture_output=True, env=PODMAN_ENV)
+    (layout.root / "images" / f"{name}-{tag}.id").unlink(missing_ok=True)
 
 
 def storage(layout: Layout) -> None:

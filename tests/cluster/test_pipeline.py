@@ -303,14 +303,17 @@ def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(clust
         cluster.helm_upgrade(f"api.image.tag={new_tag}")
         cluster.k("rollout", "status", f"deploy/{RELEASE}-api", "--timeout=300s")
 
-    run = run_locust(cluster, users=20, seconds=90, during=upgrade)
-    requests, failures = run.totals
-    images = {
-        c["image"]
-        for p in pods(cluster, NAMESPACE)
-        if p["metadata"]["labels"].get("app.kubernetes.io/component") == "api" and p["status"]["phase"] == "Running"
-        for c in p["spec"]["containers"]
-    }
+    try:
+        run = run_locust(cluster, users=20, seconds=90, during=upgrade)
+        requests, failures = run.totals
+        images = {
+            c["image"]
+            for p in pods(cluster, NAMESPACE)
+            if p["metadata"]["labels"].get("app.kubernetes.io/component") == "api" and p["status"]["phase"] == "Running"
+            for c in p["spec"]["containers"]
+        }
+    finally:
+        workloads.forget_built_image(cluster.layout, "api", new_tag)  # each run makes a new tag
     assert images == {f"localhost/stockpulse-api:{new_tag}"}
     assert run.succeeded and failures == 0, run.log[-3000:]
     assert requests > 500
