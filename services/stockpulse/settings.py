@@ -72,6 +72,11 @@ class Settings:
     orphan_margin_hours: float = 72.0
     target_file_mb: int = 128
     maintain_interval_minutes: float = 10.0
+    insights_trigger_seconds: float = 1.0
+    insights_watermark_seconds: float = 60.0
+    insights_baseline_days: float = 7.0
+    insights_stale_after_s: float = 30.0
+    backfill_days: float = 8.0
     log_level: str = "INFO"
 
     @property
@@ -141,6 +146,11 @@ _ENV = {
     "orphan_margin_hours": "STOCKPULSE_ORPHAN_MARGIN_HOURS",
     "target_file_mb": "STOCKPULSE_TARGET_FILE_MB",
     "maintain_interval_minutes": "STOCKPULSE_MAINTAIN_INTERVAL_MINUTES",
+    "insights_trigger_seconds": "STOCKPULSE_INSIGHTS_TRIGGER_SECONDS",
+    "insights_watermark_seconds": "STOCKPULSE_INSIGHTS_WATERMARK_SECONDS",
+    "insights_baseline_days": "STOCKPULSE_INSIGHTS_BASELINE_DAYS",
+    "insights_stale_after_s": "STOCKPULSE_INSIGHTS_STALE_AFTER_S",
+    "backfill_days": "STOCKPULSE_BACKFILL_DAYS",
     "log_level": "LOG_LEVEL",
 }
 
@@ -156,6 +166,11 @@ FLOAT_SETTINGS = (
     "snapshot_retention_hours",
     "orphan_margin_hours",
     "maintain_interval_minutes",
+    "insights_trigger_seconds",
+    "insights_watermark_seconds",
+    "insights_baseline_days",
+    "insights_stale_after_s",
+    "backfill_days",
 )
 
 

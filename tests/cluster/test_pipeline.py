@@ -150,6 +150,34 @@ def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Clust
     print(f"order visible through make k8s-sql {time.monotonic() - acknowledged:.1f} s after its 201")
 
 
+def test_the_api_serves_the_insights_the_ingest_publishes_in_the_cluster(cluster: Cluster) -> None:
+    """Issue 12's loop in the cluster: the SparkApplication's insights query publishes to the
+    compacted topic the chart creates, and the API pods serve it (the buy of 3 AAPL above)."""
+    forward = port_forward(cluster, f"svc/{RELEASE}-api", 8000)
+    base = f"http://127.0.0.1:{forward.local_port}"  # type: ignore[attr-defined]
+
+    def get(path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    try:
+        cluster.wait_for(
+            lambda: (lambda r: r[0] == 200 and r[1]["windows"]["1h"]["buy_shares"] >= 3)(get("/stocks/AAPL/insights")),
+            240,
+            "the order in AAPL's insights",
+            interval=1,
+        )
+        status, ranked = get("/insights?sort=attention&limit=3")
+        assert status == 200 and len(ranked["tickers"]) == 3, ranked
+        assert get("/stocks/NOPE/insights")[0] == 404
+    finally:
+        forward.kill()
+        forward.wait()
+
+
 @dataclass
 class LocustRun:
     succeeded: bool

@@ -161,7 +161,14 @@ def test_kafka_is_kraft_with_node_pool_and_one_topic_per_contract_topic(value_se
             annotations = doc["metadata"].get("annotations") or {}
             assert not [a for a in annotations if a.startswith("strimzi.io/")], f"{name_of(doc)}: {annotations}"
     topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
-    assert set(topics) == {"stock_call", "stock_operation", "default_call"}
+    assert set(topics) == {"stock_call", "stock_operation", "default_call", "stock_insights"}
+    policies = {name: t["spec"]["config"]["cleanup.policy"] for name, t in topics.items()}
+    assert policies == {
+        "stock_call": "delete",
+        "stock_operation": "delete",
+        "default_call": "delete",
+        "stock_insights": "compact",
+    }
     for topic in topics.values():
         spec = topic["spec"]
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster
@@ -313,7 +320,12 @@ def test_statefulset_kafka_is_kraft_with_its_topics_job() -> None:
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     topics = [a.split(":")[0] for a in args if a != "--topic"]
-    assert topics == ["stock_call", "stock_operation", "default_call"]
+    assert topics == ["stock_call", "stock_operation", "default_call", "stock_insights"]
+    # the topics CLI parses what the chart passes: the insights topic is compacted
+    from stockpulse.events.topics import TopicSpec
+
+    specs = [TopicSpec.parse(a) for a in args if a != "--topic"]
+    assert [s.cleanup_policy for s in specs] == ["delete", "delete", "delete", "compact"]
 
 
 def test_external_kafka_mode_deploys_no_broker_and_uses_the_given_bootstrap() -> None:

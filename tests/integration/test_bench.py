@@ -49,6 +49,7 @@ def test_quick_bench_writes_every_api_figure(tmp_path):
     assert figures["api"]["order"]["sent"]["checks"] == 0
     assert figures["api"]["mixed_share_of_ceiling"] > 0
     assert figures["freshness"] is None and figures["ingest"] is None and figures["sql"] is None
+    assert figures["insight_freshness"] is None
     assert figures["full_pipeline"] is None
     assert figures["targets"]["freshness_p95_s"]["met"] is None
     assert figures["targets"]["pipeline_order_rps"]["met"] is None
@@ -59,6 +60,7 @@ def test_quick_bench_writes_every_api_figure(tmp_path):
         "pipeline_check_rps",
         "pipeline_mixed_p99_ms",
         "freshness_p95_s",
+        "insight_freshness_p95_s",
         "ingest_events_per_second",
         "fast_path_seed_query_s",
     }
@@ -94,4 +96,7 @@ def test_quick_bench_with_the_lake_measures_the_full_pipeline_and_the_ingests_cp
     per_1000 = ingest["cpu_seconds"] / ingest["events_in_kafka"] * 1000
     assert ingest["cpu_seconds_per_1000_events"] == pytest.approx(per_1000, abs=0.1 / ingest["events_in_kafka"] * 1000)
     assert figures["targets"]["pipeline_order_rps"]["measured"] == pipeline["order"]["rps"]
+    insight = figures["insight_freshness"]
+    assert insight["probes"] == 5 and 0 < insight["seconds"]["p50"] <= insight["seconds"]["p95"] <= insight["max_s"]
+    assert figures["targets"]["insight_freshness_p95_s"]["measured"] == insight["seconds"]["p95"]
     assert not list((tmp_path / "run" / "bench").glob("*/pids/*.pid")), "a bench process was left running"

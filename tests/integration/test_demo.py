@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from stockpulse.settings import DEFAULT_TICKERS
 
 from tests.integration.stack_env import stack_env
 from tests.integration.test_local_stack import our_pids
@@ -30,4 +32,13 @@ def test_demo_runs_the_whole_pipeline_and_stops_the_stack(tmp_path):
     html = run_dir / "report.html"
     assert f"HTML report: {html}" in result.stdout
     assert "<svg" in html.read_text()
+    # the burst on the last ticker was flagged by the live insights, and printed
+    assert "Insights of AMD after the burst" in result.stdout, result.stderr[-3000:]
+    assert '"code": "unusual_attention"' in result.stdout
+    # the backfilled week gives every ticker a baseline, in the lake and in the live insights
+    unusual = json.loads((run_dir / "report.json").read_text())["unusual_activity"]
+    assert {r["stock_name"] for r in unusual} == set(DEFAULT_TICKERS)
+    for row in unusual:
+        assert row["baseline_hours"] >= 7 * 24 and row["z_score"] is not None, row
+        assert row["live_baseline_windows"] and row["live_baseline_windows"] >= 7 * 24 * 4 - 8, row
     assert our_pids(run_dir) == []

@@ -55,6 +55,27 @@ def worker_boots(log_file: Path) -> int:
     return log_file.read_text(errors="replace").count("Booting worker")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def insights_published(api, kafka):
+    """One snapshot per ticker on ``stock_insights``, so the insights routes answer 200 and the
+    generator exercises them, not only their documented 503 before the first snapshot."""
+    from confluent_kafka import Producer
+    from stockpulse.events import STOCK_INSIGHTS
+
+    from tests.support import contract_vectors, wait_for
+
+    template = contract_vectors(STOCK_INSIGHTS)["valid"][0]
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "acks": "all"})
+    for ticker in api.settings.tickers:
+        producer.produce(STOCK_INSIGHTS, key=ticker, value=json.dumps({**template, "stock_name": ticker}))
+    assert producer.flush(30) == 0
+    url = api.settings.api_url
+    # every worker: each answers 200 only once it has read the topic to its end
+    assert wait_for(
+        lambda: all(call(url, "GET", "/insights?limit=100").status == 200 for _ in range(10)), timeout=60
+    ), call(url, "GET", "/insights?limit=100").body
+
+
 def test_schemathesis_finds_no_server_error_and_nothing_outside_the_spec(api, tmp_path):
     url = api.settings.api_url
     spec = call(url, "GET", "/openapi.json").body

@@ -126,6 +126,29 @@ def test_the_future_is_measured_from_the_kafka_timestamp_not_the_clock(spark):
     assert {r.kafka_offset: r.reason for r in quarantine_rows(checked).collect()} == {1: "event_timestamp out of range"}
 
 
+def test_a_backfill_is_accepted_within_its_window_and_older_events_are_not(spark):
+    good = contract_vectors("stock_operation")["valid"][0]
+    day = 86_400_000.0
+    rules = RoutingRules(tickers=DEFAULT_TICKERS, max_past_ms=8 * day)
+    payloads = [
+        json.dumps({**good, "event_timestamp": LOGGED_MS - 7 * day, "transaction_timestamp": LOGGED_MS - 7 * day}),
+        json.dumps(
+            {
+                **good,
+                "event_id": "00000000-0000-4000-8000-0000000000ff",
+                "event_timestamp": LOGGED_MS - 9 * day,
+                "transaction_timestamp": LOGGED_MS - 7 * day,
+            }
+        ),
+    ]
+    frame = decode(kafka_frame(spark, "stock_operation", payloads))
+    checked = validate(frame, "stock_operation", rules)
+    assert [r.kafka_offset for r in table_rows(checked, "stock_operation").collect()] == [0]
+    assert {r.kafka_offset: r.reason for r in quarantine_rows(checked).collect()} == {1: "event_timestamp out of range"}
+    # rules written before the window existed (revision 2) keep accepting both on a replay
+    assert len(table_rows(validate(frame, "stock_operation", RULES), "stock_operation").collect()) == 2
+
+
 def test_accepted_tickers_come_from_the_rules(spark):
     good = contract_vectors("stock_operation")["valid"][0]
     payload = json.dumps({**good, "stock_name": "NEWT", "event_type": f"{good['side']}_NEWT"})

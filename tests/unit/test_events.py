@@ -21,8 +21,9 @@ TOPICS = [spec.name for spec in ALL_TOPICS]
 CONTEXT = {"user_id": "u1", "session_id": "s1", "headers": {"Accept": "*/*", "User-Agent": "x" * 5000}}
 
 
-def test_topics_are_the_seeds():
-    assert TOPICS == ["stock_call", "stock_operation", "default_call"]
+def test_topics_are_the_seeds_and_the_insights():
+    assert TOPICS == ["stock_call", "stock_operation", "default_call", "stock_insights"]
+    assert [spec.cleanup_policy for spec in ALL_TOPICS] == ["delete", "delete", "delete", "compact"]
 
 
 @pytest.mark.parametrize("topic", TOPICS)

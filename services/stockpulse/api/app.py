@@ -12,7 +12,9 @@ from ..settings import Settings, load_settings
 from . import metrics
 from .errors import ApiError, register_error_handlers
 from .idempotency_store import IdempotencyStore
+from .insights_view import InsightsView
 from .routes import docs, health, orders, quotes, root
+from .routes import insights as insights_routes  # the name ``insights`` is create_app's parameter
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +23,16 @@ def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
     prices: PriceProvider | None = None,
+    insights: InsightsView | None = None,
 ) -> Flask:
-    """Build the app; tests pass their own settings, publisher or price source."""
+    """Build the app; tests pass their own settings, publisher, price source or insights view.
+
+    Without ``insights`` the app follows the ``stock_insights`` topic on the configured
+    brokers, unless a ``publisher`` was passed: a caller that keeps the app off Kafka for
+    events (the unit tests) must not have it read a real broker for insights behind its
+    back, so it gets an empty view without Kafka (insights answer 503) and passes a view
+    filled through ``InsightsView.apply`` when it wants some.
+    """
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
@@ -42,6 +52,10 @@ def create_app(
         on_reachability=metrics.record_reachability,
     )
     app.extensions["stockpulse.idempotency"] = IdempotencyStore(settings.idempotency_path, settings.idempotency_ttl_s)
+    if insights is None:
+        bootstrap = settings.kafka_bootstrap if publisher is None else None
+        insights = InsightsView(bootstrap, on_invalid=metrics.record_insights_invalid)
+    app.extensions["stockpulse.insights"] = insights
 
     @app.before_request
     def _limit_body() -> None:
@@ -51,18 +65,23 @@ def create_app(
 
     register_error_handlers(app)
     metrics.init_app(app)
-    for module in (health, docs, root, quotes, orders):
+    for module in (health, docs, root, quotes, orders, insights_routes):
         app.register_blueprint(module.bp)
-    # After the fork (gunicorn builds the app in each worker): Kafka health is known before traffic.
+    # After the fork (gunicorn builds the app in each worker): Kafka health is known before traffic,
+    # and each worker reads the insights topic with its own consumer.
     app.extensions["stockpulse.publisher"].start()
+    app.extensions["stockpulse.insights"].start()
     return app
 
 
 def close_app(app: Flask) -> None:
-    """Flush the publisher; gunicorn calls this when a worker exits gracefully."""
+    """Flush the publisher, stop the insights consumer; gunicorn calls this when a worker exits gracefully."""
     publisher = app.extensions.get("stockpulse.publisher")
     if publisher is not None:
         publisher.close()
+    view = app.extensions.get("stockpulse.insights")
+    if view is not None:
+        view.close()
     store = app.extensions.get("stockpulse.idempotency")
     if store is not None:
         store.close()

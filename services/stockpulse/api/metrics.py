@@ -10,6 +10,7 @@ docs/observability.md lists every metric.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -25,9 +26,10 @@ from prometheus_client import (
     multiprocess,
 )
 
-from ..events.topics import ALL_TOPICS
+from ..events.topics import EVENT_TOPICS
+from .insights_view import INVALID_REASONS as INSIGHTS_INVALID_REASONS
 
-ALL_TOPIC_NAMES = tuple(spec.name for spec in ALL_TOPICS)
+ALL_TOPIC_NAMES = EVENT_TOPICS
 
 REQUESTS = Counter("stockpulse_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -56,6 +58,17 @@ QUEUE_DEPTH = Gauge(
 )
 PRICE_CACHE_HITS = Counter("stockpulse_price_cache_hits_total", "Quotes answered from the price cache")
 PRICE_CACHE_MISSES = Counter("stockpulse_price_cache_misses_total", "Quotes that needed a price download")
+INSIGHTS_INVALID = Counter(
+    "stockpulse_insights_invalid_total",
+    "stock_insights records a worker's view skipped, by reason: json (not JSON), schema, key (not the stock_name)",
+    ["reason"],
+)
+# livemax: the worst worker's view decides; +Inf until a worker has a snapshot, so "no insights" alerts like "old"
+INSIGHTS_AGE = Gauge(
+    "stockpulse_insights_age_seconds",
+    "Seconds since the as_of of the newest snapshot in a worker's insights view (+Inf while empty), max over workers",
+    multiprocess_mode="livemax",
+)
 
 ORDER_OUTCOMES = ("accepted", "rejected", "refused", "in_doubt", "failed")
 for _topic in ALL_TOPIC_NAMES:
@@ -63,6 +76,8 @@ for _topic in ALL_TOPIC_NAMES:
     EVENTS_FAILED.labels(topic=_topic)
 for _outcome in ORDER_OUTCOMES:
     ORDERS.labels(outcome=_outcome)
+for _reason in INSIGHTS_INVALID_REASONS:
+    INSIGHTS_INVALID.labels(reason=_reason)
 
 GAUGE_INTERVAL_S = 1.0
 
@@ -79,6 +94,10 @@ def record_replaced(producer: str) -> None:
 
 def record_reachability(ok: bool) -> None:
     KAFKA_REACHABLE.set(1 if ok else 0)
+
+
+def record_insights_invalid(reason: str) -> None:
+    INSIGHTS_INVALID.labels(reason=reason).inc()
 
 
 def order_outcome(status: int) -> str:
@@ -99,8 +118,9 @@ def _registry() -> CollectorRegistry:
 
 
 def sample_gauges(app: Flask, now: float, force: bool = False) -> None:
-    """Samples, once a second per worker (each write is an mmap write): the queue depth, and
-    the price cache's hits and misses since the last sample, added to their counters."""
+    """Samples, once a second per worker (each write is an mmap write): the queue depth, the
+    insights view's age, and the price cache's hits and misses since the last sample, added to
+    their counters."""
     state = app.extensions.setdefault("stockpulse.gauges_set_at", [0.0])
     if not force and now - state[0] < GAUGE_INTERVAL_S:
         return
@@ -108,6 +128,10 @@ def sample_gauges(app: Flask, now: float, force: bool = False) -> None:
     publisher = app.extensions.get("stockpulse.publisher")
     if publisher is not None:
         QUEUE_DEPTH.set(publisher.queue_depth())
+    insights = app.extensions.get("stockpulse.insights")
+    if insights is not None:
+        age = insights.age_s()
+        INSIGHTS_AGE.set(math.inf if age is None else age)
     prices = app.extensions.get("stockpulse.prices")
     if prices is not None:
         hits, misses = prices.cache_stats()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .. import __version__
+from ..events import STOCK_INSIGHTS, json_schema
 from ..settings import Settings
 from .customer import ID_PATTERN
 from .idempotency import HEADER, KEY_PATTERN
+from .routes.insights import DEFAULT_LIMIT, DEFAULT_SORT, MAX_LIMIT, SORTS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -84,6 +87,97 @@ _CREATED_HEADERS = {
 }
 
 
+_NO_EVENT = (
+    " Produces no event: reading signals is not a quote check (the stock_call contract), and counting it as one "
+    "would feed the attention signal with its own readers."
+)
+_INSIGHTS_NOT_READY = {
+    "503": {
+        "description": "No snapshot yet (the insights job has not published one, or this server is still reading "
+        "the topic after a start); retry after Retry-After seconds",
+        "content": {"application/json": {"schema": _ERROR}},
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "seconds"}},
+    }
+}
+
+
+def _contract_refs(node: Any) -> Any:
+    """The contract's ``#/$defs/x`` references, pointed at ``#/components/schemas/Insights<X>``."""
+    if isinstance(node, dict):
+        return {
+            k: f"#/components/schemas/Insights{v.rsplit('/', 1)[1].capitalize()}"
+            if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/")
+            else _contract_refs(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_contract_refs(v) for v in node]
+    return node
+
+
+def _insights_schemas(settings: Settings) -> dict[str, Any]:
+    """The answers' schemas, derived from the ``stock_insights`` contract rather than retyped, so they cannot drift."""
+    contract = _contract_refs(copy.deepcopy(json_schema(STOCK_INSIGHTS)))
+    defs = contract.pop("$defs")
+    for key in ("$schema", "$id", "title"):  # a nested $id would change how $ref resolves
+        contract.pop(key)
+    props = contract["properties"]
+    window = defs["window"]["properties"]
+    freshness = {
+        "as_of": props["as_of"],
+        "staleness_s": {
+            "type": "number",
+            "minimum": 0,
+            "description": "seconds from as_of to the answer, rounded to milliseconds",
+        },
+        "stale": {
+            "type": "boolean",
+            "description": f"staleness_s above STOCKPULSE_INSIGHTS_STALE_AFTER_S ({settings.insights_stale_after_s:g} "
+            "here): the insights job is behind or stopped; the numbers are shown anyway",
+        },
+    }
+    row = {
+        "stock_name": props["stock_name"],
+        "attention_rank": props["attention_rank"],
+        "imbalance": {**window["imbalance"], "description": "15m window: " + window["imbalance"]["description"]},
+        "unusual_score": props["unusual"]["properties"]["score"],
+        "checks_15m": window["checks"],
+        "orders_15m": window["orders"],
+        "signals": props["signals"],
+        "as_of": props["as_of"],
+        "stale": freshness["stale"],
+    }
+    return {
+        **{f"Insights{name.capitalize()}": schema for name, schema in defs.items()},
+        "TickerInsights": {
+            **contract,
+            "description": "The ticker's latest snapshot (schema stock_insights v1) and its freshness",
+            "properties": {**props, **freshness},
+            "required": [*contract["required"], "staleness_s", "stale"],
+        },
+        "InsightsRanking": {
+            "type": "object",
+            "required": ["sort", "as_of", "staleness_s", "stale", "tickers"],
+            "additionalProperties": False,
+            "properties": {
+                "sort": {"type": "string", "enum": list(SORTS)},
+                **freshness,
+                "as_of": {**props["as_of"], "description": "the newest as_of of all tickers"},
+                "tickers": {
+                    "type": "array",
+                    "maxItems": MAX_LIMIT,
+                    "items": {
+                        "type": "object",
+                        "required": list(row),
+                        "additionalProperties": False,
+                        "properties": row,
+                    },
+                },
+            },
+        },
+    }
+
+
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     spec = _spec(settings)
     for operations in spec["paths"].values():
@@ -107,7 +201,8 @@ def _spec(settings: Settings) -> dict[str, Any]:
         "info": {
             "title": "stockpulse API",
             "version": __version__,
-            "description": "Stock quotes and orders; every request becomes a Kafka event.",
+            "description": "Stock quotes and orders, each logged as a Kafka event, and live signals from the "
+            "streaming aggregates (read from Kafka, logging nothing).",
         },
         "paths": {
             "/": {
@@ -203,6 +298,64 @@ def _spec(settings: Settings) -> dict[str, Any]:
                     },
                 }
             },
+            "/stocks/{ticker}/insights": {
+                "get": {
+                    "summary": "Live signals of one ticker, with their age",
+                    "description": "The latest snapshot the streaming insights job published for the ticker, with "
+                    "staleness_s and a stale flag: old numbers are flagged, never hidden." + _NO_EVENT,
+                    "operationId": "getTickerInsights",
+                    "parameters": [_ticker_param("ticker", tickers)],
+                    "responses": {
+                        "200": {
+                            "description": "Snapshot",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/TickerInsights"}}
+                            },
+                        },
+                        "404": {"description": "Unknown ticker", "content": {"application/json": {"schema": _ERROR}}},
+                        **_INSIGHTS_NOT_READY,
+                    },
+                }
+            },
+            "/insights": {
+                "get": {
+                    "summary": "Tickers ranked by a live signal",
+                    "description": "attention: attention_rank ascending; imbalance: absolute 15-minute order-flow "
+                    "imbalance descending; unusual: unusual-activity z-score descending. Nulls last, ties by "
+                    "ticker. as_of, staleness_s and stale describe the newest snapshot; each row has its own "
+                    "as_of and stale flag." + _NO_EVENT,
+                    "operationId": "rankInsights",
+                    "parameters": [
+                        {
+                            "name": "sort",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": list(SORTS), "default": DEFAULT_SORT},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Ranking",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/InsightsRanking"}}
+                            },
+                        },
+                        "400": {
+                            "description": f"Unknown sort, limit not an integer from 1 to {MAX_LIMIT}, or a query "
+                            "parameter "
+                            "other than sort and limit (or one given twice)",
+                            "content": {"application/json": {"schema": _ERROR}},
+                        },
+                        **_INSIGHTS_NOT_READY,
+                    },
+                }
+            },
             "/{stock_name}": {
                 "get": {
                     "summary": "Quote a stock (seed route)",
@@ -253,6 +406,7 @@ def _spec(settings: Settings) -> dict[str, Any]:
         },
         "components": {
             "schemas": {
+                **_insights_schemas(settings),
                 "Error": {
                     "type": "object",
                     "required": ["error"],

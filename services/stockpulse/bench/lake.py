@@ -8,6 +8,9 @@
   each one the bench keeps the wall-clock time of its 201 and its ``order_id``. Iceberg metadata
   then says when each row became visible: every data file added by a snapshot is read for its
   ``order_id`` column, and the snapshot's commit ``timestamp_ms`` is when its rows appeared.
+* Insight freshness: then, with no other load, one buy at a time of one ticker through the API;
+  from its 201 the bench polls ``/stocks/<t>/insights`` (50 ms apart) until the 15-minute
+  window counts one more buy order.
 """
 
 from __future__ import annotations
@@ -288,6 +291,49 @@ def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: floa
         "batches": len(watch.durations),
         "batch_seconds": {k: round(v, 2) for k, v in percentiles(watch.durations, (50, 95)).items()},
         "last_batch_rows_per_second": progress.get("processed_rows_per_second"),
+    }
+
+
+def _buy_orders(api_url: str, ticker: str, session) -> int | None:
+    resp = session.get(f"{api_url}/stocks/{ticker}/insights", timeout=10)
+    return resp.json()["windows"]["15m"]["buy_orders"] if resp.status_code == 200 else None
+
+
+def measure_insight_freshness(settings: Settings, probes: int, timeout: float = 30.0) -> dict[str, Any]:
+    """Order 201 -> ``/stocks/<t>/insights`` counts it, one probe at a time (nothing else ordering ``t``)."""
+    import requests
+
+    ticker = settings.tickers[-1]
+    delays: list[float] = []
+    with requests.Session() as session:
+        deadline = time.monotonic() + 300
+        while _buy_orders(settings.api_url, ticker, session) is None:  # the first snapshot
+            if time.monotonic() > deadline:
+                raise RuntimeError("no insights snapshot within 300 s")
+            time.sleep(0.5)
+        for _ in range(probes):
+            before = _buy_orders(settings.api_url, ticker, session) or 0
+            resp = session.post(
+                f"{settings.api_url}/stocks/{ticker}/orders",
+                json={"side": "buy", "quantity": 1},
+                headers={"X-User-Id": "bench-insights"},
+                timeout=30,
+            )
+            answered = time.monotonic()
+            if resp.status_code != 201:
+                raise RuntimeError(f"order answered {resp.status_code}: {resp.text[:200]}")
+            while (_buy_orders(settings.api_url, ticker, session) or 0) <= before:
+                if time.monotonic() - answered > timeout:
+                    raise RuntimeError(f"insights did not count an order within {timeout:.0f} s")
+                time.sleep(0.05)
+            delays.append(time.monotonic() - answered)
+    return {
+        "probes": probes,
+        "ticker": ticker,
+        "seconds": {k: round(v, 3) for k, v in percentiles(delays, (50, 95)).items()},
+        "max_s": round(max(delays), 3),
+        "insights_trigger_seconds": settings.insights_trigger_seconds,
+        "poll_interval_s": 0.05,
     }
 
 

@@ -36,12 +36,13 @@ class Plan:
     fresh_orders: int  # orders through the API for freshness
     fresh_rate: float  # their rate, per second
     sql_events: int  # the demo-sized lake the seed queries are timed on
+    insight_probes: int  # orders, one at a time, for insight freshness
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(seconds=3, warmup=1, ingest_events=5_000, fresh_orders=30, fresh_rate=10, sql_events=300)
-        return cls(seconds=30, warmup=5, ingest_events=600_000, fresh_orders=300, fresh_rate=10, sql_events=1_000)
+            return cls(3, 1, ingest_events=5_000, fresh_orders=30, fresh_rate=10, sql_events=300, insight_probes=5)
+        return cls(30, 5, ingest_events=600_000, fresh_orders=300, fresh_rate=10, sql_events=1_000, insight_probes=40)
 
 
 def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = False) -> int:
@@ -76,6 +77,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         "api": None,
         "full_pipeline": None,
         "freshness": None,
+        "insight_freshness": None,
         "ingest": None,
         "sql": None,
         "command": "stockpulse bench" + (" --quick" if quick else "") + (" --skip-lake" if skip_lake else ""),
@@ -95,6 +97,11 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         wait_ready(bench.api_url + "/readyz")
         if not skip_lake:
             figures["sql"], figures["ingest"], figures["freshness"], job, metastore = _lake(bench, plan, stops)
+            from .lake import measure_insight_freshness
+
+            say(f"insight freshness: {plan.insight_probes} orders, one at a time, until /insights counts each")
+            figures["insight_freshness"] = measure_insight_freshness(bench, plan.insight_probes)
+            say(f"insight freshness: {figures['insight_freshness']['seconds']}")
             say(f"full pipeline: check, order, mixed while the ingest consumes; {plan.seconds:g}s each")
             others = {"kafka": broker.process.pid(), "metastore": metastore.process.pid(), "ingest": job.process.pid()}
             pipeline = measure_pipeline(wrk, bench, api.process.pid(), plan.seconds, plan.warmup, others)

@@ -94,3 +94,32 @@ def run_load(
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(customer, plans))
     return result
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    """(status, JSON body); status 0 and an empty body when no answer came."""
+    req = urllib.request.Request(url, headers={"User-Agent": "stockpulse-demo/1"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
+def burst(base_url: str, ticker: str, run_id: str, orders: int = 60, concurrency: int = 8) -> list[str]:
+    """``orders`` buys of ``ticker`` at once by a few customers; the ``X-Event-Id`` of each 201."""
+    headers = {"Content-Type": "application/json", "User-Agent": "stockpulse-demo/1"}
+
+    def buy(n: int) -> str | None:
+        who = {"X-Session-Id": f"{run_id}-burst", "X-User-Id": f"{run_id}-burst-u{n % 5}"}
+        body = json.dumps({"side": "buy", "quantity": 10 + n % 40}).encode()
+        status, event_id = _request(f"{base_url}/stocks/{ticker}/orders", "POST", {**headers, **who}, body)
+        return event_id if status == 201 else None
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return [event_id for event_id in pool.map(buy, range(orders)) if event_id]

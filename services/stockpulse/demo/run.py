@@ -1,8 +1,10 @@
-"""The demo: up, load, wait until the ingest has caught up, check every acknowledged event by
-its id in the lake (exactly once), report, down."""
+"""The demo: a backfilled week, up, live load, a burst the insights must flag, wait until the
+ingest has caught up, check every acknowledged event by its id in the lake (exactly once),
+report, down."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import uuid
@@ -81,6 +83,51 @@ def wait_for_lake(settings: Settings, run_id: str, acknowledged: dict[str, list[
         time.sleep(1.0)
 
 
+def backfill_once(settings: Settings) -> None:
+    """The simulated week, unless this run folder's insights already have history (a second demo
+    would add a second week, and the insights would count it as late)."""
+    from .backfill import produce_backfill
+
+    view = settings.run_dir / "checkpoints" / "insights-view"
+    if not settings.checkpoint_dir and view.is_dir() and any(view.iterdir()):
+        _say(f"backfill: skipped, {view} already has the history")
+        return
+    started = time.monotonic()
+    done = produce_backfill(settings.kafka_bootstrap, settings.tickers, progress=_say)
+    _say(
+        f"backfill: a simulated week, {done.checks} checks and {done.orders} orders produced to Kafka "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+
+
+def show_burst(settings: Settings, run_id: str, load, timeout: float = 90.0) -> bool:
+    """A burst of buys on the least popular ticker; True once ``/insights?sort=unusual`` ranks it
+    first. Prints what a customer of that ticker is told."""
+    from .driver import burst, get_json
+
+    ticker = settings.tickers[-1]
+    ids = burst(settings.api_url, ticker, run_id, orders=60)
+    if len(ids) < 60:
+        load.failed["POST burst"] += 60 - len(ids)
+    load.acknowledged["stock_operation"] += len(ids)
+    load.event_ids.setdefault("stock_operation", []).extend(ids)
+    sent = time.monotonic()
+    _say(f"burst: {len(ids)} buys of {ticker} acknowledged; waiting for the insights to flag it")
+    while time.monotonic() - sent < timeout:
+        status, ranked = get_json(f"{settings.api_url}/insights?sort=unusual&limit=3")
+        if status == 200 and ranked["tickers"] and ranked["tickers"][0]["stock_name"] == ticker:
+            status, body = get_json(f"{settings.api_url}/stocks/{ticker}/insights")
+            if status == 200 and body["windows"]["15m"]["buy_orders"] >= len(ids):
+                _say(f"burst: /insights ranks {ticker} first as unusual {time.monotonic() - sent:.1f}s after the burst")
+                shown = {k: body[k] for k in ("stock_name", "attention_rank", "unusual", "signals", "staleness_s")}
+                shown["15m"] = body["windows"]["15m"]
+                print(f"Insights of {ticker} after the burst:\n{json.dumps(shown, indent=2)}\n")
+                return True
+        time.sleep(0.5)
+    _say(f"FAILED: the insights did not flag {ticker} within {timeout:.0f}s")
+    return False
+
+
 def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int:
     from ..devstack import stack
     from ..lake.report import report_from_lake
@@ -90,7 +137,7 @@ def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int
     run_id = f"demo-{uuid.uuid4().hex[:8]}"
     html = settings.run_dir / "report.html"
     try:
-        stack.up(settings)
+        stack.up(settings, before={"ingest": lambda: backfill_once(settings)})
         _say(f"driving {sessions} customer sessions against {settings.api_url} (run {run_id})")
         started = time.monotonic()
         load = run_load(
@@ -105,6 +152,7 @@ def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int
             f"{load.requests} requests in {time.monotonic() - started:.1f}s: acknowledged "
             f"{dict(load.acknowledged)}, not acknowledged {dict(load.failed) or 0}"
         )
+        flagged = show_burst(settings, run_id, load)
         _say("waiting until the ingest has committed everything in Kafka")
         waited = time.monotonic()
         found = wait_for_lake(settings, run_id, load.event_ids, timeout)
@@ -124,7 +172,10 @@ def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int
         print_report(report, sys.stdout)
         html.parent.mkdir(parents=True, exist_ok=True)
         html.write_text(render_html(report), encoding="utf-8")
-        print(f"\nHTML report: {Path(html).resolve()}")
+        html.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+        print(f"\nHTML report: {Path(html).resolve()} (data: {html.with_suffix('.json').name})")
+        if not flagged:
+            return 1
         if not found.exactly_once or load.failed:
             _say(
                 f"FAILED: acknowledged events missing from the lake: {found.missing}; "

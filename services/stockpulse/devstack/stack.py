@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,11 +178,15 @@ def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[s
     }
 
 
-def up(settings: Settings) -> None:
+def up(settings: Settings, before: Mapping[str, Callable[[], None]] | None = None) -> None:
+    """Start every part not running yet; ``before[name]`` runs just before part ``name`` starts
+    (the demo's backfill goes to Kafka before the ingest's first batch)."""
     for part in parts(settings):
         if part.running():
             say(f"{part.name} already running")
             continue
+        if before and part.name in before:
+            before[part.name]()
         say(f"starting {part.name} ...")
         started = time.monotonic()
         ready = part.start()

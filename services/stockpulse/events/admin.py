@@ -19,7 +19,11 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, timeo
             spec.name,
             num_partitions=spec.partitions,
             replication_factor=spec.replicas,
-            config={"retention.ms": str(spec.retention_ms), "min.insync.replicas": str(spec.min_insync_replicas)},
+            config={
+                "retention.ms": str(spec.retention_ms),
+                "min.insync.replicas": str(spec.min_insync_replicas),
+                "cleanup.policy": spec.cleanup_policy,
+            },
         )
         for spec in specs
         if spec.name not in existing

@@ -7,12 +7,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .topics import DEFAULT_CALL, STOCK_CALL, STOCK_OPERATION
+from .topics import DEFAULT_CALL, STOCK_CALL, STOCK_INSIGHTS, STOCK_OPERATION
 
 _FILES = {
     STOCK_CALL: "stock_call.v1.schema.json",
     STOCK_OPERATION: "stock_operation.v1.schema.json",
     DEFAULT_CALL: "default_call.v1.schema.json",
+    STOCK_INSIGHTS: "stock_insights.v1.schema.json",
 }
 
 

@@ -90,9 +90,10 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
     served = start_metrics(settings)
     spark = build_session(settings, QUERY_NAME, ui_port=settings.spark_ui_port if ui else None)
     if served is not None:
+        from ..insights.query import QUERY_NAME as INSIGHTS_QUERY
         from .ingest_metrics import progress_listener
 
-        spark.streams.addListener(progress_listener(served[0]))
+        spark.streams.addListener(progress_listener(served[0], QUERY_NAME, INSIGHTS_QUERY))
     checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/ingest"
     folder = HadoopFolder(spark, checkpoint)
     lease = DriverLease(folder, settings.checkpoint_lease_seconds)
@@ -119,7 +120,8 @@ def _run(
     spark, settings: Settings, folder: HadoopFolder, lease: DriverLease, available_now: bool, metrics: Any = None
 ) -> int:
     ensure_tables(spark, settings_properties(settings))
-    rules = RulesLog(folder).adopt(RoutingRules(tickers=tuple(settings.tickers)), next_batch_id(folder))
+    configured = RoutingRules(tickers=tuple(settings.tickers), max_past_ms=settings.backfill_days * 86_400_000)
+    rules = RulesLog(folder).adopt(configured, next_batch_id(folder))
     drop_uncommitted_batch(folder, lease, spark.version)
     path = progress_path(settings.run_dir)
     state: dict[str, Any] = {
@@ -195,6 +197,7 @@ def _run(
     with lock:
         _publish()
     log.info("ingest started", extra={"topics": list(LAKE_TOPICS), "available_now": available_now})
+    insights = None if available_now else _start_insights(spark, settings, rules[-1], metrics)
 
     stop = threading.Event()
 
@@ -207,6 +210,8 @@ def _run(
     last_batch = None
     lost = False
     while query.isActive and not stop.is_set():
+        if insights is not None:
+            insights = _tend_insights(*insights, metrics)
         progress = _last_progress(query)
         if progress is not None and progress.get("batchId") != last_batch:
             last_batch = progress.get("batchId")
@@ -217,12 +222,48 @@ def _run(
             if lost:
                 break
         stop.wait(0.5)
+    if insights is not None and insights[0].isActive:
+        insights[0].stop()
     if query.isActive:
         query.stop()
     query.awaitTermination()
     with lock:
         _publish(_last_progress(query))
     return 4 if lost else 0
+
+
+def _start_insights(spark, settings: Settings, rules: RoutingRules, metrics: Any):
+    """The second query (``insights.query``), checkpointed beside the ingest's checkpoint
+    (the ingest's driver lease covers both). A failure to start it is logged: the lake goes on."""
+    from ..insights.query import start_query
+
+    try:
+        query, publisher = start_query(spark, settings, rules)
+    except Exception:
+        log.exception("insights query not started; the ingest goes on")
+        if metrics is not None:
+            metrics.insights_up.set(0)
+        return None
+    if metrics is not None:
+        metrics.insights_up.set(1)
+    log.info("insights started", extra={"topic": "stock_insights"})
+    return query, publisher
+
+
+def _tend_insights(query, publisher, metrics: Any):
+    """Republish on a quiet market; after the query failed, say so once and go on without it."""
+    if not query.isActive:
+        log.error("insights query stopped: %s; the ingest goes on", query.exception())
+        if metrics is not None:
+            metrics.insights_up.set(0)
+        return None
+    try:
+        publisher.refresh()
+    except Exception:
+        log.exception("insights refresh failed")
+    if metrics is not None and publisher.published_at:
+        metrics.insights_published.set(publisher.published_at)
+    return query, publisher
 
 
 def _renew(lease: DriverLease) -> bool:

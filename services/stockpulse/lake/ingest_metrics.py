@@ -177,6 +177,15 @@ class IngestMetrics:
             self.checks.labels(ticker)
             for side in SIDES:
                 self.orders.labels(ticker, side)
+        self.late_events = Counter(
+            "stockpulse_insights_late_events",
+            "Events the insights query did not count: later (event time) than its watermark",
+            registry=r,
+        )
+        self.insights_published = gauge(
+            "stockpulse_insights_last_publish_timestamp_seconds", "When the insights query last published snapshots"
+        )
+        self.insights_up = gauge("stockpulse_insights_up", "1 while the insights query runs, 0 after it failed")
         self.last_progress.set(clock())  # started: the heartbeat's clock starts now
 
     def heartbeat(self) -> None:
@@ -239,9 +248,15 @@ class IngestMetrics:
         return host, server.server_port, stop
 
 
-def progress_listener(metrics: IngestMetrics):
-    """A ``StreamingQueryListener`` that feeds ``metrics``; errors are logged, never raised into Spark."""
+def progress_listener(metrics: IngestMetrics, ingest_query: str, insights_query: str):
+    """A ``StreamingQueryListener`` that feeds ``metrics``; errors are logged, never raised into Spark.
+
+    The session runs two queries: the ingest's progress feeds the ingest metrics, the
+    insights query's feeds only its late-event counter.
+    """
     from pyspark.sql.streaming import StreamingQueryListener
+
+    from ..insights.query import late_events
 
     class ProgressListener(StreamingQueryListener):
         def onQueryStarted(self, event) -> None:
@@ -249,7 +264,11 @@ def progress_listener(metrics: IngestMetrics):
 
         def onQueryProgress(self, event) -> None:
             try:
-                metrics.observe_progress(json.loads(event.progress.json))
+                progress = json.loads(event.progress.json)
+                if progress.get("name") == insights_query:
+                    metrics.late_events.inc(late_events(progress))
+                elif progress.get("name") == ingest_query:
+                    metrics.observe_progress(progress)
             except Exception:
                 log.exception("ingest metrics: could not read a progress event")
 

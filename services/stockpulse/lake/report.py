@@ -10,7 +10,9 @@ docs/report.md):
   (session, ticker) pairs with a check, the share that also placed an order of that ticker.
 * **attention** (share of all checks) against **buy_concentration** (share of all money bought).
 * **unusual activity**: per ticker, events (checks + orders) in the last hour of the data
-  against that ticker's earlier hours (zeros included): z = (last - mean) / sample stddev.
+  against that ticker's earlier hours (zeros included): z = (last - mean) / sample stddev;
+  beside it, what the live insights last said (``stock_insights`` table: the streaming
+  query's score of the last 15 minutes against the ticker's 15-minute windows).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .sql import rows_as_dicts
 
 CALLS = "report_calls"
 ORDERS = "report_orders"
+INSIGHTS = "report_insights"
 
 
 def _sql(spark, query: str) -> list[dict[str, Any]]:
@@ -199,6 +202,28 @@ def unusual_activity(spark) -> list[dict[str, Any]]:
     return rows
 
 
+def latest_insights(spark) -> dict[str, dict[str, Any]]:
+    """The last snapshot per ticker the insights query wrote to the lake."""
+    rows = _sql(
+        spark,
+        f"""
+        SELECT stock_name, as_of, unusual_score, baseline_windows, attention_rank FROM (
+          SELECT *, ROW_NUMBER() OVER (PARTITION BY stock_name ORDER BY as_of_minute DESC) AS n FROM {INSIGHTS})
+        WHERE n = 1
+        """,
+    )
+    return {r.pop("stock_name"): r for r in rows}
+
+
+def with_live_insights(rows: list[dict[str, Any]], live: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    for r in rows:
+        snap = live.get(r["stock_name"], {})
+        r["live_z_score"] = snap.get("unusual_score")
+        r["live_baseline_windows"] = snap.get("baseline_windows")
+        r["live_as_of"] = snap.get("as_of")
+    return rows
+
+
 def coverage(spark) -> dict[str, Any]:
     row = _sql(
         spark,
@@ -212,10 +237,16 @@ def coverage(spark) -> dict[str, Any]:
     return row
 
 
-def build_report(calls: DataFrame, orders: DataFrame, quarantine_rows: int | None = None) -> dict[str, Any]:
+def build_report(
+    calls: DataFrame, orders: DataFrame, quarantine_rows: int | None = None, insights: DataFrame | None = None
+) -> dict[str, Any]:
     spark = calls.sparkSession
     calls.createOrReplaceTempView(CALLS)
     orders.createOrReplaceTempView(ORDERS)
+    live: dict[str, dict[str, Any]] = {}
+    if insights is not None:
+        insights.createOrReplaceTempView(INSIGHTS)
+        live = latest_insights(spark)
     report = {
         "coverage": {**coverage(spark), "quarantine_rows": quarantine_rows},
         "seed": seed_answers(spark),
@@ -224,15 +255,20 @@ def build_report(calls: DataFrame, orders: DataFrame, quarantine_rows: int | Non
         "conversion": conversion(spark),
         "attention": attention(spark),
         "top_customers": top_customers(spark),
-        "unusual_activity": unusual_activity(spark),
+        "unusual_activity": with_live_insights(unusual_activity(spark), live) if live else unusual_activity(spark),
     }
     return report
 
 
 def report_from_lake(spark) -> dict[str, Any]:
     """The report over the committed lake tables."""
-    from .tables import DATABASE, QUARANTINE, ensure_tables
+    from .tables import DATABASE, INSIGHTS, QUARANTINE, ensure_tables
 
     ensure_tables(spark)
     quarantined = spark.table(f"{DATABASE}.{QUARANTINE}").count()
-    return build_report(spark.table(f"{DATABASE}.stock_call"), spark.table(f"{DATABASE}.stock_operation"), quarantined)
+    return build_report(
+        spark.table(f"{DATABASE}.stock_call"),
+        spark.table(f"{DATABASE}.stock_operation"),
+        quarantined,
+        spark.table(f"{DATABASE}.{INSIGHTS}"),
+    )

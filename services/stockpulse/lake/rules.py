@@ -4,8 +4,8 @@ Whether a record goes to its table or to ``quarantine`` must not change when Spa
 the same micro-batch again (a replay after a crash): otherwise one record could land in
 both. So validation reads nothing that changes between runs:
 
-* no wall clock: "too far in the future" is measured from the record's own Kafka
-  timestamp (``lake.transforms``);
+* no wall clock: "too far in the future" and "older than the backfill window" are
+  measured from the record's own Kafka timestamp (``lake.transforms``);
 * no live configuration: the parameters (accepted tickers, schema version, time bounds,
   the revision of the checks' code) are written to ``<checkpoint>/routing-rules/<n>.json``
   and each version applies from a batch id on. When the configuration changes, the next
@@ -32,8 +32,9 @@ from .hadoopfs import HadoopFolder
 log = logging.getLogger(__name__)
 
 RULES_FOLDER = "routing-rules"
-#: The meaning of ``lake.transforms``'s checks. 2: future timestamps measured from the Kafka timestamp.
-CHECKS_REVISION = 2
+#: The meaning of ``lake.transforms``'s checks. 2: future timestamps measured from the Kafka timestamp;
+#: 3: events more than ``max_past_ms`` before their Kafka timestamp are refused (the backfill window).
+CHECKS_REVISION = 3
 #: Events older than this (2020-01-01) or more than a day after their Kafka timestamp are not believed.
 MIN_EVENT_MS = 1_577_836_800_000.0
 MAX_FUTURE_MS = 24 * 3600 * 1000.0
@@ -51,6 +52,9 @@ class RoutingRules:
     schema_version: int = SCHEMA_VERSION
     min_event_ms: float = MIN_EVENT_MS
     max_future_ms: float = MAX_FUTURE_MS
+    #: How much older than its Kafka timestamp an event may be (``STOCKPULSE_BACKFILL_DAYS``);
+    #: None in versions written before revision 3, which did not check it.
+    max_past_ms: float | None = None
     checks_revision: int = CHECKS_REVISION
     version: int = 0
     from_batch: int = 0

@@ -54,6 +54,9 @@ def session_conf(settings: Settings, app_name: str, ui_port: int | None = None) 
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.metricsEnabled": "true",
+        # Two streaming queries share the driver: each gets its pool (insights.query), so the
+        # ingest's MERGE jobs do not hold the insights' small jobs in one FIFO queue.
+        "spark.scheduler.mode": "FAIR",
     }
     if ui_port is None:
         conf["spark.ui.enabled"] = "false"

@@ -18,6 +18,8 @@ from ..settings import Settings
 from .schemas import event_schema
 
 QUARANTINE = "quarantine"
+#: The insights query's snapshots, one row per ticker and minute (``insights.lake_table``).
+INSIGHTS = "stock_insights"
 DATABASE = "default"
 
 #: Columns the ingest adds to every event: when it happened, where it came from in Kafka, when it landed.
@@ -40,6 +42,31 @@ QUARANTINE_COLUMNS = (
     ("reason", "string"),
     ("quarantined_at", "timestamp"),
     ("kafka_date", "date"),
+)
+
+
+INSIGHTS_COLUMNS = (
+    ("stock_name", "string"),
+    ("as_of_minute", "timestamp"),
+    ("as_of", "timestamp"),
+    ("attention_rank", "int"),
+    ("unusual_score", "double"),
+    ("unusual_events", "bigint"),
+    ("baseline_mean", "double"),
+    ("baseline_std", "double"),
+    ("baseline_windows", "int"),
+    ("checks_15m", "bigint"),
+    ("orders_15m", "bigint"),
+    ("buy_shares_15m", "bigint"),
+    ("sell_shares_15m", "bigint"),
+    ("imbalance_15m", "double"),
+    ("customers_15m", "bigint"),
+    ("conversion_15m", "double"),
+    ("checks_1h", "bigint"),
+    ("orders_1h", "bigint"),
+    ("imbalance_1h", "double"),
+    ("snapshot", "string"),
+    ("as_of_date", "date"),
 )
 
 
@@ -100,7 +127,7 @@ def _create(
 
 
 def ensure_tables(spark: SparkSession, properties: Mapping[str, str] | None = None) -> None:
-    """Create the three tables when missing; safe on every start.
+    """Create the tables when missing; safe on every start.
 
     With ``properties`` (the ingest and the maintenance job pass the configured ones) existing
     tables are brought up to date too; without, readers such as the report change nothing.
@@ -112,6 +139,7 @@ def ensure_tables(spark: SparkSession, properties: Mapping[str, str] | None = No
         (STOCK_CALL, table_columns(STOCK_CALL), "event_date", "Quote checks, one row per event_id"),
         (STOCK_OPERATION, table_columns(STOCK_OPERATION), "event_date", "Orders, one row per event_id"),
         (QUARANTINE, QUARANTINE_COLUMNS, "kafka_date", "Records that failed validation, with the reason"),
+        (INSIGHTS, INSIGHTS_COLUMNS, "as_of_date", "The insights published each minute, per ticker"),
     ):
         _create(spark, name, columns, partition, comment, props, update)
 

@@ -55,7 +55,10 @@ def _reasons(topic: str, rules: RoutingRules) -> Column:
     logged_ms = F.unix_millis(F.col("kafka_timestamp")).cast("double")
 
     def ts_bad(name: str) -> Column:
-        return (e[name] < F.lit(rules.min_event_ms)) | (e[name] > logged_ms + F.lit(rules.max_future_ms))
+        bad = (e[name] < F.lit(rules.min_event_ms)) | (e[name] > logged_ms + F.lit(rules.max_future_ms))
+        if rules.max_past_ms is not None:  # a backfill may be this old, no older
+            bad = bad | (e[name] < logged_ms - F.lit(rules.max_past_ms))
+        return bad
 
     unknown_ticker = F.concat(F.lit("unknown ticker: "), F.substring(e["stock_name"], 1, 20))
     checks: list[tuple[Column, Column]] = [
