@@ -82,11 +82,14 @@ def window(settings, ticker: str, name: str = "15m") -> dict | None:
 
 def test_a_burst_of_buys_shows_in_the_insights_with_exact_counts_and_ranks_first_as_unusual(loop):
     settings, _job, _api = loop
+    waited = time.monotonic()
     assert wait_for(lambda: insights(settings, BURST).status == 200, timeout=240, interval=0.5), insights(
         settings, BURST
     ).body
+    print(f"first insights {time.monotonic() - waited:.1f} s after the API started")
     first = insights(settings, BURST).body
-    assert first["unusual"]["baseline_windows"] >= HISTORY_WINDOWS
+    # the newest history window is not final until live events move the watermark past it
+    assert first["unusual"]["baseline_windows"] >= HISTORY_WINDOWS - 1
     assert first["unusual"]["baseline_mean"] > 0
     assert first["windows"]["15m"]["buy_orders"] == 0
 

@@ -10,9 +10,9 @@ than the watermark are dropped by Spark and counted from the query's progress
 Each micro-batch (``foreachBatch``, update mode: the buckets it changed, with their
 totals) is applied to the driver's ``InsightsView``, which is saved beside the query's
 checkpoint; then every ticker's snapshot goes to the compacted ``stock_insights`` topic
-through Spark's own Kafka writer, and once a minute into the lake table
-``stock_insights``. Between batches the driver republishes when nothing arrived for a
-while (``refresh``), so windows keep sliding on a quiet market.
+through Spark's own Kafka writer. The driver's main loop (``refresh``) writes the first
+snapshots of each minute into the lake table ``stock_insights`` (off the batch's path), and
+republishes when nothing arrived for a while, so windows keep sliding on a quiet market.
 """
 
 from __future__ import annotations
@@ -130,6 +130,8 @@ class InsightsPublisher:
         self.lock = threading.Lock()
         self.published_at = 0.0
         self.lake_minute = -1
+        #: (minute, snapshots) first published in that minute, for ``refresh`` to write to the lake.
+        self.latest: tuple[int, dict[str, Any]] | None = None
         self.published = 0
         self._load()
 
@@ -161,10 +163,16 @@ class InsightsPublisher:
             self._publish()
 
     def refresh(self) -> None:
-        """Republish with the current time when no batch did for a while."""
+        """From the driver's main loop: republish when no batch did for a while, and write the
+        minute's snapshots to the lake (outside the lock: a batch never waits for an Iceberg commit)."""
         with self.lock:
             if self.view.max_bucket and self.clock() - self.published_at >= IDLE_REPUBLISH_S:
                 self._publish()
+            due = self.latest if self.latest and self.latest[0] != self.lake_minute else None
+        if due is not None:
+            minute, snaps = due
+            write_snapshots(self.spark, snaps, minute * LAKE_EVERY_MS)
+            self.lake_minute = minute
 
     def _publish(self) -> None:
         now_ms = self.clock() * 1000.0
@@ -181,9 +189,8 @@ class InsightsPublisher:
         self.published_at = now_ms / 1000.0
         self.published += 1
         minute = int(now_ms // LAKE_EVERY_MS)
-        if minute != self.lake_minute:
-            write_snapshots(self.spark, snaps, minute * LAKE_EVERY_MS)
-            self.lake_minute = minute
+        if self.latest is None or self.latest[0] != minute:  # the minute's first snapshots go to the lake
+            self.latest = (minute, snaps)
 
 
 def start_query(spark: SparkSession, settings: Settings, rules: RoutingRules) -> tuple[Any, InsightsPublisher]:
