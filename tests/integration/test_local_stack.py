@@ -69,7 +69,12 @@ def test_up_status_down_on_a_fresh_run_dir(tmp_path):
             time.sleep(3)
             maintain = json.loads(run(env, "status", "--json").stdout)["maintain"]
         assert maintain.get("healthy"), maintain
-        assert sorted(maintain["last_run"]["tables"]) == ["quarantine", "stock_call", "stock_operation"]
+        assert sorted(maintain["last_run"]["tables"]) == [
+            "quarantine",
+            "stock_call",
+            "stock_insights",
+            "stock_operation",
+        ]
     finally:
         down = run(env, "down")
     assert down.returncode == 0, down.stderr

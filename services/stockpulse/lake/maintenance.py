@@ -41,12 +41,12 @@ from pyspark.sql import SparkSession
 from ..events.topics import STOCK_CALL, STOCK_OPERATION
 from ..settings import Settings
 from .progress import write_progress
-from .tables import DATABASE, QUARANTINE, ensure_tables, settings_properties
+from .tables import DATABASE, INSIGHTS, QUARANTINE, ensure_tables, settings_properties
 
 log = logging.getLogger(__name__)
 
-TABLES = (STOCK_CALL, STOCK_OPERATION, QUARANTINE)
-#: Compaction's sort for the event tables; the quarantine is bin-packed.
+TABLES = (STOCK_CALL, STOCK_OPERATION, QUARANTINE, INSIGHTS)
+#: Compaction's sort for the event tables; the quarantine and the insights are bin-packed.
 SORT_ORDER = "stock_name ASC NULLS LAST, event_time ASC NULLS LAST"
 #: Upper bound of one run's compaction per table; the rest waits for the next run.
 MAX_FILES_PER_RUN = 5000
@@ -90,7 +90,8 @@ def procedure_calls(table: str, plan: Plan, now: float) -> list[tuple[str, str]]
         "max-files-to-rewrite": str(MAX_FILES_PER_RUN),
     }
     option_map = ", ".join(f"'{k}', '{v}'" for k, v in options.items())
-    strategy = "strategy => 'binpack'" if table == QUARANTINE else f"strategy => 'sort', sort_order => '{SORT_ORDER}'"
+    binpack = table in (QUARANTINE, INSIGHTS)
+    strategy = "strategy => 'binpack'" if binpack else f"strategy => 'sort', sort_order => '{SORT_ORDER}'"
     expire_before = _timestamp(now - plan.retention_hours * 3600)
     orphans_before = _timestamp(now - plan.orphan_margin_hours * 3600)
     system = f"{CATALOG}.system"
