@@ -9,7 +9,7 @@ from typing import Any
 
 from ..events.admin import topic_end_offsets
 from ..events.topics import LAKE_TOPICS
-from ..lake.catchup import caught_up
+from ..lake.catchup import caught_up, insights_caught_up
 from ..lake.progress import progress_path, read_progress
 from ..settings import Settings
 from .api_server import settings_env
@@ -33,8 +33,9 @@ class IngestJob:
     def progress(self) -> dict | None:
         return read_progress(self.progress_file)
 
-    def wait_caught_up(self, timeout: float = 300.0) -> dict[str, Any]:
-        """Until the lake holds everything in Kafka's lake topics (``lake.catchup``); the progress then.
+    def wait_caught_up(self, timeout: float = 300.0, insights: bool = False) -> dict[str, Any]:
+        """Until the lake holds everything in Kafka's lake topics (``lake.catchup``), and with
+        ``insights`` the insights query has read it too; the progress then.
 
         Raises RuntimeError when the job dies or the timeout passes."""
         from confluent_kafka import KafkaException
@@ -49,7 +50,8 @@ class IngestJob:
                     ends = topic_end_offsets(self.settings.kafka_bootstrap, LAKE_TOPICS, timeout=5)
                 except KafkaException:  # a loaded broker's slow metadata answer: ask again
                     ends = None
-                if ends is not None and caught_up(progress, ends):
+                done = ends is not None and caught_up(progress, ends)
+                if done and (not insights or insights_caught_up(progress, ends)):
                     return progress
             time.sleep(0.5)
         raise RuntimeError(f"ingest did not catch up in {timeout:.0f} s: {self.progress()}")

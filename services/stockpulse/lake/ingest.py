@@ -209,10 +209,18 @@ def _run(
     signal.signal(signal.SIGINT, _request_stop)
     last_batch = None
     lost = False
+    insights_batch = None
     while query.isActive and not stop.is_set():
         if insights is not None:
             insights = _tend_insights(*insights, metrics)
         progress = _last_progress(query)
+        seen = _last_progress(insights[0]) if insights is not None else None
+        if seen is not None and seen.get("batchId") != insights_batch:
+            # where the insights query is, for ``lake.catchup.insights_caught_up`` (bench and tests)
+            insights_batch = seen.get("batchId")
+            with lock:
+                state["insights_end_offsets"] = _offsets(seen)
+                _publish()
         if progress is not None and progress.get("batchId") != last_batch:
             last_batch = progress.get("batchId")
             with lock:
