@@ -64,10 +64,18 @@ build() {
   fi
   for label in ${IMAGE_LABELS:-}; do args+=(--label "$label"); done
   say "building stockpulse-$name:$TAG"
+  local before; before=$(podman image inspect --format '{{.Id}}' "localhost/stockpulse-$name:$TAG" 2>/dev/null || true)
   if ! podman build --quiet "${args[@]}" . > "$log_dir/$name.log" 2>&1; then
     tail -n 40 "$log_dir/$name.log" >&2
     say "ERROR: stockpulse-$name failed (whole log: $log_dir/$name.log)"
     exit 1
+  fi
+  # The image the tag named before, now untagged: removed, or podman's storage grows by
+  # gigabytes per rebuild. Only that image: the build cache of every stage stays (a plain
+  # `podman image prune` would drop the earlier stages' layers of multi-stage builds).
+  local after; after=$(podman image inspect --format '{{.Id}}' "localhost/stockpulse-$name:$TAG")
+  if [[ -n $before && $before != "$after" ]] && podman rmi "$before" >/dev/null 2>&1; then
+    say "removed the superseded stockpulse-$name image"
   fi
   say "stockpulse-$name:$TAG built in $((SECONDS - started)) s"
 }
@@ -81,7 +89,3 @@ for name in "${names[@]}"; do
   [[ -f images/$name/Dockerfile ]] || { say "ERROR: no images/$name/Dockerfile"; exit 2; }
   build "$name"
 done
-# A rebuilt image leaves its predecessor untagged; drop those so podman's storage does not
-# grow by gigabytes per rebuild (layers still tagged images use stay cached).
-pruned=$(podman image prune --force 2>/dev/null | wc -l || true)
-[[ $pruned -eq 0 ]] || say "removed $pruned superseded image(s)"

@@ -192,7 +192,9 @@ def install_chart(layout: Layout, *extra: str) -> None:
 
 
 def wait_ingest_running(layout: Layout, timeout: float = 600) -> None:
-    """The streaming application is RUNNING and at least one executor pod runs."""
+    """The streaming application is RUNNING, at least one executor pod runs, and its driver
+    logged "ingest started": the tables exist and the query consumes, so an order placed now
+    is in the lake after one micro-batch, not after the driver's start-up."""
     name = f"{RELEASE}-ingest"
     deadline = time.monotonic() + timeout
     state = ""
@@ -221,10 +223,45 @@ def wait_ingest_running(layout: Layout, timeout: float = 600) -> None:
             "name",
             check=False,
         ).split()
-        if state == "RUNNING" and executors:
+        if state == "PENDING_RERUN":
+            _forget_dead_executors(layout, name)
+        started = state == "RUNNING" and executors and INGEST_STARTED in _driver_log(layout, name)
+        if started:
+            _forget_dead_executors(layout, name)  # an earlier run's, failed when its node stopped
             return
         time.sleep(3)
-    raise CommandError(f"SparkApplication {name} not RUNNING with an executor after {timeout:.0f} s (state {state!r})")
+    raise CommandError(
+        f"SparkApplication {name} not RUNNING with an executor and a started query after {timeout:.0f} s "
+        f"(state {state!r})"
+    )
+
+
+#: What the ingest driver logs once its streaming query runs (``lake.ingest``).
+INGEST_STARTED = '"message": "ingest started"'
+
+
+def _forget_dead_executors(layout: Layout, name: str) -> None:
+    """After ``k8s-down`` the API server still lists the last run's executor pods; their node
+    restarted, so nothing will ever finish them, spark-operator waits for them to go before it
+    resubmits the application (PENDING_RERUN), and failed ones would stay listed. They are
+    gone: delete every executor of the application that is not running."""
+    kubectl(
+        layout,
+        "-n",
+        NAMESPACE,
+        "delete",
+        "pods",
+        "-l",
+        f"spark-role=executor,sparkoperator.k8s.io/app-name={name}",
+        "--field-selector=status.phase!=Running",
+        "--force",
+        "--grace-period=0",
+        check=False,
+    )
+
+
+def _driver_log(layout: Layout, name: str) -> str:
+    return kubectl(layout, "-n", NAMESPACE, "logs", f"{name}-driver", "--tail=-1", check=False)
 
 
 def sql(layout: Layout, query: str) -> str:
