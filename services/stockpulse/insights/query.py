@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from ..events.topics import LAKE_TOPICS, STOCK_CALL, STOCK_INSIGHTS
 from ..lake.hadoopfs import HadoopFolder
 from ..lake.rules import RoutingRules
+from ..lake.source import event_stream
 from ..lake.transforms import decode, validate
 from ..settings import Settings
 from .lake_table import write_snapshots
@@ -197,15 +198,7 @@ def start_query(spark: SparkSession, settings: Settings, rules: RoutingRules) ->
     """Start the insights query in its own scheduler pool (the ingest's MERGEs do not queue it)."""
     publisher = InsightsPublisher(spark, settings)
     checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/{CHECKPOINT_FOLDER}"
-    raw = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-        .option("subscribe", ",".join(LAKE_TOPICS))
-        .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
-        .option("failOnDataLoss", "true")
-        .load()
-    )
+    raw = event_stream(spark, settings)
     totals = bucket_totals(customer_events(raw, rules), settings.insights_watermark_seconds)
     spark.sparkContext.setLocalProperty("spark.scheduler.pool", "insights")
     try:

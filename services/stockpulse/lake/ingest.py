@@ -38,6 +38,7 @@ from .lease import CheckpointBusy, DriverLease, LeaseLost
 from .progress import progress_path, write_progress
 from .rules import RoutingRules, RulesLog
 from .session import build_session
+from .source import event_stream
 from .tables import ensure_tables, settings_properties
 from .writer import batch_writer
 
@@ -175,17 +176,7 @@ def _run(
         snapshot["updated_at"] = time.time()
         write_progress(path, snapshot)
 
-    raw = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-        .option("subscribe", ",".join(LAKE_TOPICS))
-        .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
-        .option("failOnDataLoss", "true")
-        .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
-        .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))
-        .load()
-    )
+    raw = event_stream(spark, settings)
     writer = raw.writeStream.queryName(QUERY_NAME).foreachBatch(batch_writer(rules, on_start, on_done))
     writer = writer.option("checkpointLocation", folder.uri)
     writer = (
