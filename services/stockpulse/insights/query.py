@@ -133,7 +133,6 @@ class InsightsPublisher:
         self.lake_minute = -1
         #: (minute, snapshots) first published in that minute, for ``refresh`` to write to the lake.
         self.latest: tuple[int, dict[str, Any]] | None = None
-        self.published = 0
         self._load()
 
     def _saved(self) -> list[int]:
@@ -188,7 +187,6 @@ class InsightsPublisher:
             .save()
         )
         self.published_at = now_ms / 1000.0
-        self.published += 1
         minute = int(now_ms // LAKE_EVERY_MS)
         if self.latest is None or self.latest[0] != minute:  # the minute's first snapshots go to the lake
             self.latest = (minute, snaps)
