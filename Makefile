@@ -25,7 +25,7 @@ lint: setup ## ruff
 	@$(VENV)/bin/ruff format --check -q .
 
 test: setup lint ## every test: unit, integration (real Kafka, gunicorn, Spark), deploy
-	@$(VENV)/bin/pytest -q -p no:cacheprovider
+	@$(VENV)/bin/pytest -q -p no:cacheprovider --durations=40
 
 demo: setup ## the whole pipeline end to end, then the report
 	@$(SP) demo

@@ -45,6 +45,7 @@ def stack(tmp_path_factory) -> Iterator[FaultStack]:
     stack = FaultStack(tmp_path_factory.mktemp("faults"))
     try:
         stack.up()
+        stack.assert_api_answers()
         yield stack
     finally:
         stack.down()
@@ -55,6 +56,7 @@ def stack(tmp_path_factory) -> Iterator[FaultStack]:
 def run_fault(stack: FaultStack, name: str, ledger_dir, inject: Callable[[Load], None], seconds: int = 25) -> Books:
     started = time.monotonic()
     ledger = ledger_dir / "answers.jsonl"
+    stack.assert_api_answers()
     load = Load(stack, ledger, seconds)
     try:
         inject(load)
@@ -92,6 +94,7 @@ def test_same_key_twice_is_one_order_in_the_lake_and_another_body_is_422(stack):
     user, key = f"acceptance-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     headers = {"Content-Type": "application/json", "X-User-Id": user, "Idempotency-Key": key}
     body = json.dumps({"side": "buy", "quantity": 7}).encode()
+    stack.assert_api_answers()
     first = call(stack.url, "POST", "/stocks/NVDA/orders", body=body, headers=headers)
     again = call(stack.url, "POST", "/stocks/NVDA/orders", body=body, headers=headers)
     assert first.status == again.status == 201

@@ -5,6 +5,7 @@
 * ``worker_exit`` flushes the worker's producers on graceful shutdown (SIGTERM).
 * the answers gunicorn gives itself (request line or headers too large, malformed
   HTTP) are JSON errors like the app's (``gunicorn_errors``).
+* no control socket (``control_socket_disable``): one per-user path for every gunicorn.
 * Prometheus multiprocess mode: a metrics folder is set and emptied before any
   process imports ``prometheus_client``; dead workers are marked.
 """
@@ -42,6 +43,10 @@ graceful_timeout = 20
 timeout = 30
 keepalive = 5
 max_requests = 0
+# gunicorn >= 25 opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl), so
+# every gunicorn on a machine (tests, bench, a local stack) would share it, and it adds a thread
+# to the master that stops and restarts around every fork. Nothing here uses ``gunicornc``.
+control_socket_disable = True
 wsgi_app = "stockpulse.api:create_app()"
 logger_class = "stockpulse.api.gunicorn_logging.Logger"
 

@@ -67,6 +67,26 @@ class FaultStack:
     def down(self) -> None:
         self.cli("down")
 
+    def assert_api_answers(self) -> None:
+        """Fail with gunicorn's last log lines when the API does not answer: a fault test must start
+        from a whole stack, and "connection refused" alone does not say why gunicorn went away."""
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError as exc:
+            problem = str(exc)
+        else:
+            problem = f"readyz answered {resp.status}"
+        log = self.api.process.log_file
+        tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else ["(no log)"]
+        raise AssertionError(
+            f"the API at {self.url} does not answer ({problem}); gunicorn master running: "
+            f"{self.api.running()}; last lines of {log}:\n" + "\n".join(tail)
+        )
+
     def caught_up(self, timeout: float = 600) -> None:
         self.ingest.wait_caught_up(timeout=timeout)
 
