@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 SP := $(VENV)/bin/stockpulse
 
-.PHONY: setup up down status test lint demo bench clean help images k8s-up k8s-down k8s-status k8s-sql
+.PHONY: setup up down status test lint demo bench soak clean help images k8s-up k8s-down k8s-status k8s-sql
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -32,6 +32,9 @@ demo: setup ## the whole pipeline end to end, then the report
 
 bench: setup ## the benchmark; figures to .run/bench.json
 	@$(SP) bench
+
+soak: setup ## 30 min steady load with maintenance, then 30 without; figures to .run/bench.json (about 70 min)
+	@$(SP) bench --soak 30
 
 images: setup ## build every images/*/Dockerfile with podman (base made with mmdebstrap when no registry answers)
 	@bash scripts/images.sh

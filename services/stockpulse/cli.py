@@ -133,6 +133,11 @@ def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from .bench import run
 
     out = args.out or settings.run_dir / "bench.json"
+    if args.soak is not None:
+        from .bench.soak import run as run_soak
+
+        which = {"both": (True, False), "with": (True,), "without": (False,)}[args.maintenance]
+        return run_soak(settings, out=out, minutes=args.soak, which=which)
     return run(settings, out=out, quick=args.quick, skip_lake=args.skip_lake)
 
 
@@ -148,6 +153,16 @@ def _cmd_dashboards(_settings: Settings, args: argparse.Namespace) -> int:
     for name in write(args.out):
         print(args.out / name)
     return 0
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"minutes must be a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"minutes must be positive, got {text}")
+    return value
 
 
 def _topic_spec(text: str):
@@ -225,6 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="where to write the figures (default .run/bench.json)")
     p.add_argument("--quick", action="store_true", help="short runs, to check the benchmark itself works")
     p.add_argument("--skip-lake", action="store_true", help="only the API figures (no Spark)")
+    p.add_argument(
+        "--soak",
+        type=_positive_minutes,
+        default=None,
+        metavar="MINUTES",
+        help="instead: the local stack at a steady mixed load for MINUTES (30 for the doc's rows), "
+        "MERGE time, freshness, snapshots, files and seed queries at the start and the end (docs/performance.md)",
+    )
+    p.add_argument(
+        "--maintenance",
+        choices=("both", "with", "without"),
+        default="both",
+        help="with --soak: soak with `stockpulse maintain` running, without, or both one after the other",
+    )
     p.set_defaults(func=_cmd_bench)
     p = sub.add_parser("dashboards", help="render the Grafana dashboards (Grafana Foundation SDK) to the chart's JSON")
     p.add_argument("--out", type=Path, default=None, help="folder to write to (default charts/stockpulse/dashboards)")

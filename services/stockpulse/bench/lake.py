@@ -90,14 +90,14 @@ def total_offsets(settings: Settings) -> int:
     return sum(sum(parts.values()) for parts in ends.values())
 
 
-def _catalog(settings: Settings):
+def iceberg_catalog(settings: Settings):
     from pyiceberg.catalog.hive import HiveCatalog
 
     return HiveCatalog("bench", uri=settings.metastore_thrift_uri)
 
 
 def last_commit_ms(settings: Settings, tables: tuple[str, ...] = LAKE_TOPICS) -> float | None:
-    catalog = _catalog(settings)
+    catalog = iceberg_catalog(settings)
     stamps = []
     for name in tables:
         snapshot = catalog.load_table(f"default.{name}").current_snapshot()
@@ -208,7 +208,7 @@ def visible_at(settings: Settings, since_ms: float) -> dict[str, float]:
     """order_id -> commit time (ms) of the first snapshot, committed after ``since_ms``, that added its row."""
     import pyarrow.parquet as pq
 
-    table = _catalog(settings).load_table(f"default.{STOCK_OPERATION}")
+    table = iceberg_catalog(settings).load_table(f"default.{STOCK_OPERATION}")
     seen: dict[str, float] = {}
     read: set[str] = set()
     for snapshot in sorted(table.snapshots(), key=lambda s: s.timestamp_ms):

@@ -15,6 +15,8 @@ from ..settings import PROJECT_ROOT
 DOC = PROJECT_ROOT / "docs" / "performance.md"
 #: ``stockpulse bench`` adds its row just above this line of docs/performance.md.
 ROWS_MARKER = "<!-- bench rows: `stockpulse bench` adds one row above this line -->"
+#: ``stockpulse bench --soak`` adds a row per soak just above this line.
+SOAK_MARKER = "<!-- soak rows: `stockpulse bench --soak` adds its rows above this line -->"
 
 TARGETS = {
     "mixed_share_of_ceiling": ("API only: mixed load >= 50% of the ceiling, every order acked", 0.50),
@@ -164,11 +166,16 @@ def doc_row(figures: dict[str, Any]) -> str:
 
 def add_doc_row(figures: dict[str, Any], doc: Path = DOC) -> bool:
     """Insert the run's row above the marker; False when the doc or its marker is missing."""
+    return insert_rows(doc, ROWS_MARKER, [doc_row(figures)])
+
+
+def insert_rows(doc: Path, marker: str, rows: list[str]) -> bool:
+    """Insert ``rows`` just above ``marker``; False when the doc or its marker is missing."""
     try:
         text = doc.read_text()
     except FileNotFoundError:
         return False
-    if ROWS_MARKER not in text:
+    if marker not in text:
         return False
-    doc.write_text(text.replace(ROWS_MARKER, doc_row(figures) + "\n" + ROWS_MARKER, 1))
+    doc.write_text(text.replace(marker, "".join(row + "\n" for row in rows) + marker, 1))
     return True

@@ -141,7 +141,7 @@ def _run(
             state["batch_started_at"] = time.time()
             _publish()
 
-    def on_done(batch_id: int, counts: BatchCounts) -> None:
+    def on_done(batch_id: int, counts: BatchCounts, merge_seconds: dict[str, float]) -> None:
         if metrics is not None:
             metrics.observe_batch(counts)
         written = counts.tables
@@ -156,6 +156,7 @@ def _run(
                     "started_at": state["batch_started_at"],
                     "finished_at": time.time(),
                     "records": sum(written.values()),
+                    "merge_s": merge_seconds,
                 },
             ]
             for table, count in written.items():

@@ -17,6 +17,7 @@ tables that receive rows get a ``MERGE``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from functools import reduce
 
@@ -43,37 +44,45 @@ def merge_new(rows: DataFrame, table: str, key: str) -> None:
     rows.sparkSession.sql(f"MERGE INTO {DATABASE}.{table} t USING {view} s ON {key} WHEN NOT MATCHED THEN INSERT *")
 
 
-def write_batch(batch: DataFrame, rules: RoutingRules) -> BatchCounts:
-    """Validate ``batch`` once and merge it into the tables; return its counts (records routed per table, ...)."""
+def write_batch(batch: DataFrame, rules: RoutingRules) -> tuple[BatchCounts, dict[str, float]]:
+    """Validate ``batch`` once and merge it into the tables; return its counts (records routed per
+    table, ...) and the seconds each table's ``MERGE`` took (the soak watches them grow with the table)."""
     decoded = decode(batch)
     checked = {topic: validate(decoded, topic, rules).persist() for topic in LAKE_TOPICS}
+    merge_seconds: dict[str, float] = {}
+
+    def timed_merge(rows: DataFrame, table: str, key: str) -> None:
+        started = time.perf_counter()
+        merge_new(rows, table, key)
+        merge_seconds[table] = round(time.perf_counter() - started, 3)
+
     try:
         counts = batch_counts(checked)
         routed = counts.tables
         for topic, frame in checked.items():
             if routed[topic]:
-                merge_new(table_rows(frame, topic), topic, EVENT_KEY)
+                timed_merge(table_rows(frame, topic), topic, EVENT_KEY)
         if routed[QUARANTINE]:
             bad = reduce(DataFrame.unionByName, [quarantine_rows(frame) for frame in checked.values()])
-            merge_new(bad, QUARANTINE, QUARANTINE_KEY)
+            timed_merge(bad, QUARANTINE, QUARANTINE_KEY)
     finally:
         for frame in checked.values():
             frame.unpersist()
-    return counts
+    return counts, merge_seconds
 
 
 def batch_writer(
     rules: Sequence[RoutingRules],
     on_start: Callable[[int], None] | None = None,
-    on_done: Callable[[int, BatchCounts], None] | None = None,
+    on_done: Callable[[int, BatchCounts, dict[str, float]], None] | None = None,
 ) -> Callable[[DataFrame, int], None]:
     """The ``foreachBatch`` function of the ingest query; ``rules`` are the checkpoint's versions."""
 
     def write(batch: DataFrame, batch_id: int) -> None:
         if on_start is not None:
             on_start(batch_id)
-        written = write_batch(batch, rules_for(rules, batch_id))
+        written, merge_seconds = write_batch(batch, rules_for(rules, batch_id))
         if on_done is not None:
-            on_done(batch_id, written)
+            on_done(batch_id, written, merge_seconds)
 
     return write
