@@ -5,31 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from stockpulse.bench.sqlpath import demo_like_events
+from stockpulse.lake.seed import SEED_QUERIES
+from stockpulse.settings import load_settings
+
+from tests.integration.stack_env import bench_cli
 
 pytestmark = pytest.mark.integration
-
-STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 
 
 def test_quick_bench_writes_every_api_figure(tmp_path):
     out = tmp_path / "bench.json"
     doc = Path(__file__).resolve().parents[2] / "docs" / "performance.md"
     doc_before = doc.read_text() if doc.exists() else None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPULSE_")}
-    env["STOCKPULSE_RUN_DIR"] = str(tmp_path / "run")
-    result = subprocess.run(
-        [STOCKPULSE, "bench", "--quick", "--skip-lake", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench_cli("--quick", "--skip-lake", "--out", str(out), run_dir=tmp_path / "run", timeout=180)
     figures = json.loads(out.read_text())
 
     assert figures["machine"]["cores"] == os.cpu_count()
@@ -74,12 +67,7 @@ def test_quick_bench_with_the_lake_measures_the_full_pipeline_and_the_ingests_cp
     """The loads run while the ingest consumes, each part's CPU is recorded, and the ingest
     catches up after them (speed is not asserted)."""
     out = tmp_path / "bench.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPULSE_")}
-    env["STOCKPULSE_RUN_DIR"] = str(tmp_path / "run")
-    result = subprocess.run(
-        [STOCKPULSE, "bench", "--quick", "--out", str(out)], env=env, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench_cli("--quick", "--out", str(out), run_dir=tmp_path / "run", timeout=900)
     figures = json.loads(out.read_text())
     pipeline = figures["full_pipeline"]
     for scenario in ("check", "order", "mixed"):
@@ -96,6 +84,16 @@ def test_quick_bench_with_the_lake_measures_the_full_pipeline_and_the_ingests_cp
     per_1000 = ingest["cpu_seconds"] / ingest["events_in_kafka"] * 1000
     assert ingest["cpu_seconds_per_1000_events"] == pytest.approx(per_1000, abs=0.1 / ingest["events_in_kafka"] * 1000)
     assert figures["targets"]["pipeline_order_rps"]["measured"] == pipeline["order"]["rps"]
+    # the seed queries on the bench's own demo-sized lake: both engines, every query timed
+    sql = figures["sql"]
+    produced = Counter(topic for topic, _ in demo_like_events(load_settings({}).tickers, sql["events"]))
+    assert sql["events"] == 300 and sql["identical"] is True, sql["identical_per_query"]
+    assert list(sql["fast_path"]) == list(SEED_QUERIES) == list(sql["fast_path_command"])
+    for query in SEED_QUERIES:
+        assert sql["fast_path"][query]["median"] > 0 and sql["fast_path_command"][query] > 0, query
+    assert sql["rows"][SEED_QUERIES[0]] == produced["stock_call"]
+    assert sql["rows"][SEED_QUERIES[4]] == produced["stock_operation"]
+    assert sql["spark_command_all_six_s"] > 0
     insight = figures["insight_freshness"]
     assert insight["probes"] == 5 and 0 < insight["seconds"]["p50"] <= insight["seconds"]["p95"] <= insight["max_s"]
     assert figures["targets"]["insight_freshness_p95_s"]["measured"] == insight["seconds"]["p95"]

@@ -10,7 +10,7 @@ import subprocess
 from collections import Counter
 
 import pytest
-from stockpulse.bench.sqlpath import fast_answers, measure_queries, same_answer, spark_answers
+from stockpulse.bench.sqlpath import fast_answers, same_answer, spark_answers
 from stockpulse.devstack.api_server import settings_env
 from stockpulse.lake.seed import SEED_QUERIES
 
@@ -99,14 +99,3 @@ def test_the_engine_can_be_forced(lake):
     elsewhere = run_cli(settings, "--engine", "duckdb", "SELECT * FROM some_other_table")
     assert elsewhere.returncode == 1
     assert "lake table" in elsewhere.stderr
-
-
-def test_the_bench_times_every_seed_query_on_the_fast_path(lake):
-    settings, events = lake
-    figures = measure_queries(settings)
-    assert figures["identical"] is True
-    assert list(figures["fast_path"]) == list(SEED_QUERIES) == list(figures["fast_path_command"])
-    for query in SEED_QUERIES:
-        assert figures["fast_path"][query]["median"] > 0 and figures["fast_path_command"][query] > 0
-    assert figures["rows"][SEED_QUERIES[0]] == sum(1 for t, _, _ in events if t == "stock_call")
-    assert figures["spark_command_all_six_s"] > 0

@@ -5,16 +5,14 @@ what it says in both windows (speed is not asserted)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration.stack_env import bench_cli
+
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 MINUTES = 1.5
 
 
@@ -22,16 +20,7 @@ def test_short_soak_with_maintenance_measures_both_windows(tmp_path):
     out = tmp_path / "soak.json"
     doc = Path(__file__).resolve().parents[2] / "docs" / "performance.md"
     doc_before = doc.read_text()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPULSE_")}
-    env["STOCKPULSE_RUN_DIR"] = str(tmp_path / "run")
-    result = subprocess.run(
-        [STOCKPULSE, "bench", "--soak", str(MINUTES), "--maintenance", "with", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench_cli("--soak", str(MINUTES), "--maintenance", "with", "--out", str(out), run_dir=tmp_path / "run", timeout=900)
     figures = json.loads(out.read_text())
     assert figures["command"] == f"stockpulse bench --soak {MINUTES:g} --maintenance with"
     assert set(figures["soak"]) == {"with_maintenance"}

@@ -10,10 +10,18 @@ import shutil
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ..devstack.api_server import ApiServer
+from ..devstack.kafka import KafkaBroker
 from ..devstack.process import free_port
+from ..events.admin import ensure_topics
 from ..settings import Settings
+
+#: What a measurement started, in order, as (name, stop): ``stop_all`` stops them in reverse.
+Stops = list[tuple[str, Callable[[], Any]]]
 
 
 def drop_data(run_dir: Path) -> None:
@@ -59,3 +67,32 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
+
+
+def start_kafka(bench: Settings, stops: Stops) -> KafkaBroker:
+    """The bench's own broker, ready, with the product's topics."""
+    broker = KafkaBroker(bench.run_dir, bench.kafka_port, bench.kafka_controller_port)
+    say(f"kafka on {broker.bootstrap} (run folder {bench.run_dir})")
+    broker.start()
+    stops.append(("kafka", broker.stop))
+    broker.wait_ready()
+    ensure_topics(broker.bootstrap)
+    return broker
+
+
+def start_api(bench: Settings, stops: Stops) -> ApiServer:
+    """gunicorn with the bench's settings, answering ``/readyz``."""
+    api = ApiServer(bench)
+    api.start()
+    stops.append(("api", api.stop))
+    wait_ready(bench.api_url + "/readyz")
+    return api
+
+
+def stop_all(stops: Stops) -> None:
+    """Stop every part, last started first; a part that fails to stop does not keep the others running."""
+    for name, stop in reversed(stops):
+        try:
+            stop()
+        except Exception as exc:
+            say(f"stopping {name} failed: {exc}")

@@ -17,14 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..devstack.api_server import ApiServer
-from ..devstack.kafka import KafkaBroker
 from ..devstack.process import free_port
-from ..events.admin import ensure_topics
 from ..settings import Settings
 from . import report
 from .api import CeilingServer, measure_all, measure_pipeline
-from .benchstack import bench_settings, drop_data, say, wait_ready
+from .benchstack import Stops, bench_settings, drop_data, say, start_api, start_kafka, stop_all, wait_ready
 from .wrk import WrkError, ensure_wrk, wrk_version
 
 
@@ -82,19 +79,11 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         "sql": None,
         "command": "stockpulse bench" + (" --quick" if quick else "") + (" --skip-lake" if skip_lake else ""),
     }
-    stops: list[tuple[str, Any]] = []
+    stops: Stops = []
     ok = False
     try:
-        broker = KafkaBroker(run_dir, bench.kafka_port, bench.kafka_controller_port)
-        say(f"kafka on {broker.bootstrap} (run folder {run_dir})")
-        broker.start()
-        stops.append(("kafka", broker.stop))
-        broker.wait_ready()
-        ensure_topics(broker.bootstrap)
-        api = ApiServer(bench)
-        api.start()
-        stops.append(("api", api.stop))
-        wait_ready(bench.api_url + "/readyz")
+        broker = start_kafka(bench, stops)
+        api = start_api(bench, stops)
         if not skip_lake:
             figures["sql"], figures["ingest"], figures["freshness"], job, metastore = _lake(bench, plan, stops)
             from .lake import measure_insight_freshness
@@ -124,11 +113,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         say(f"failed: {exc}")
         figures["error"] = str(exc)
     finally:
-        for name, stop in reversed(stops):
-            try:
-                stop()
-            except Exception as exc:  # keep stopping the others
-                say(f"stopping {name} failed: {exc}")
+        stop_all(stops)
     figures["targets"] = report.evaluate(figures)
     figures["seconds_total"] = round(time.time() - started_at, 1)
     report.write_json(out, figures)
@@ -141,7 +126,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     return 0 if ok else 1
 
 
-def _lake(bench: Settings, plan: Plan, stops: list[tuple[str, Any]]) -> tuple[dict, dict, dict, Any, Any]:
+def _lake(bench: Settings, plan: Plan, stops: Stops) -> tuple[dict, dict, dict, Any, Any]:
     """SQL, ingest and freshness figures; the ingest job and the metastore are left running."""
     from ..devstack.metastore import LocalMetastore
     from .lake import measure_freshness, measure_ingest, start_ingest

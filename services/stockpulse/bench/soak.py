@@ -31,16 +31,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..devstack.api_server import ApiServer
 from ..devstack.ingest_job import IngestJob
-from ..devstack.kafka import KafkaBroker
 from ..devstack.maintain_job import MaintainJob
 from ..devstack.metastore import LocalMetastore
-from ..events.admin import ensure_topics
 from ..events.topics import STOCK_CALL, STOCK_OPERATION
 from ..lake.maintenance import TABLES
 from ..settings import Settings
-from .benchstack import bench_settings, drop_data, say, wait_ready
+from .benchstack import Stops, bench_settings, drop_data, say, start_api, start_kafka, stop_all
 from .lake import iceberg_catalog, visible_at
 from .stats import percentiles
 
@@ -275,21 +272,14 @@ def _wait_until(wall: float) -> None:
 def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any]:
     """One soak; every process it started is stopped by its pid, also on error."""
     soak = soak_settings(settings, plan, run_dir)
-    stops: list[tuple[str, Any]] = []
+    stops: Stops = []
     label = "with" if plan.maintenance else "without"
     try:
-        broker = KafkaBroker(run_dir, soak.kafka_port, soak.kafka_controller_port)
-        broker.start()
-        stops.append(("kafka", broker.stop))
-        broker.wait_ready()
-        ensure_topics(broker.bootstrap)
+        start_kafka(soak, stops)
         metastore = LocalMetastore(soak)
         metastore.start()
         stops.append(("metastore", metastore.stop))
-        api = ApiServer(soak)
-        api.start()
-        stops.append(("api", api.stop))
-        wait_ready(soak.api_url + "/readyz")
+        start_api(soak, stops)
         job = IngestJob(soak)
         job.start(ui=False)
         stops.append(("ingest", job.stop))
@@ -331,11 +321,7 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
             "last_maintenance_run": maintained,
         }
     finally:
-        for name, stop in reversed(stops):
-            try:
-                stop()
-            except Exception as exc:  # keep stopping the others
-                say(f"stopping {name} failed: {exc}")
+        stop_all(stops)
 
 
 def _summary(window: dict[str, Any]) -> str:
