@@ -306,12 +306,7 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
         _wait_until(end_from + plan.window_s)
         end = window_figures(soak, plan, load, merges, end_from, end_from + plan.window_s)
         say(f"soak {label}: end window {_summary(end)}")
-        maintained = None
-        if plan.maintenance:
-            from ..lake.maintenance import status_path
-            from ..lake.progress import read_progress
-
-            maintained = read_progress(status_path(soak.run_dir))
+        maintained = last_maintenance_run(soak, timeout=600) if plan.maintenance else None
         return {
             "plan": asdict(plan),
             "answers": dict(load.answers),
@@ -322,6 +317,20 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
         }
     finally:
         stop_all(stops)
+
+
+def last_maintenance_run(settings: Settings, timeout: float) -> dict[str, Any]:
+    """The report of the last finished maintenance run, waiting for the first one if none finished yet:
+    a soak "with maintenance" whose maintenance never ran measured nothing of it."""
+    from ..lake.maintenance import status_path
+    from ..lake.progress import read_progress
+
+    deadline = time.monotonic() + timeout
+    while (report := read_progress(status_path(settings.run_dir))) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no maintenance run finished within the soak and {timeout:.0f} s after it")
+        time.sleep(2)
+    return report
 
 
 def _summary(window: dict[str, Any]) -> str:

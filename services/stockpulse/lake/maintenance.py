@@ -27,6 +27,7 @@ not stop expiry) and the run's exit code says something failed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -51,6 +52,12 @@ SORT_ORDER = "stock_name ASC NULLS LAST, event_time ASC NULLS LAST"
 #: Upper bound of one run's compaction per table; the rest waits for the next run.
 MAX_FILES_PER_RUN = 5000
 CATALOG = "spark_catalog"
+#: Attempts per step. ``rewrite_manifests`` fails with "Manifest is missing" when a commit lands
+#: between its plan and its commit and drops a manifest it planned to replace: the ingest's next
+#: MERGE drops the manifest of only deleted files that the compaction just wrote (apache/iceberg
+#: #3744). A new attempt plans against the new current snapshot. The other steps do not conflict
+#: with appends (compaction retries its own commits).
+ATTEMPTS = {"rewrite_manifests": 3}
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,19 @@ def table_shape(spark: SparkSession, table: str) -> dict[str, int]:
     return {"snapshots": int(snapshots), "data_files": int(live), "most_files_in_a_partition": int(files["most"] or 0)}
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong, in one line: for an error from the JVM, its exception's class and message
+    (Py4J's own first line only names the call, "An error occurred while calling o68.sql.")."""
+    java = getattr(exc, "java_exception", None)
+    text = str(exc)
+    if java is not None:
+        with contextlib.suppress(Exception):  # the gateway is gone: keep what Python has
+            text = str(java.toString())
+    lines = [line.strip().lstrip(": ") for line in text.splitlines()]
+    useful = [line for line in lines if line and not line.startswith("An error occurred while calling")]
+    return (useful[0] if useful else text.strip())[:500]
+
+
 def maintain(
     spark: SparkSession, plan: Plan, tables: Sequence[str] = TABLES, now: Callable[[], float] = time.time
 ) -> dict[str, Any]:
@@ -139,13 +159,22 @@ def maintain(
         entry: dict[str, Any] = {"before": table_shape(spark, table), "steps": {}}
         for step, sql in procedure_calls(table, plan, now()):
             t0 = time.monotonic()
-            try:
-                result = _result(spark.sql(sql).collect(), step)
-            except Exception as exc:  # keep going: the other steps still help
-                message = str(exc).splitlines()[0][:500]
-                log.error("maintenance step failed", extra={"table": table, "step": step, "error": message})
-                report["failed"].append(f"{table}.{step}: {message}")
-                result = {"error": message}
+            attempts = ATTEMPTS.get(step, 1)
+            for attempt in range(1, attempts + 1):
+                try:
+                    result = {**_result(spark.sql(sql).collect(), step), "attempts": attempt}
+                    break
+                except Exception as exc:  # keep going: the other steps still help
+                    message = failure_reason(exc)
+                    if attempt < attempts:
+                        log.warning(
+                            "maintenance step failed, trying again",
+                            extra={"table": table, "step": step, "attempt": attempt, "error": message},
+                        )
+                        continue
+                    log.error("maintenance step failed", extra={"table": table, "step": step, "error": message})
+                    report["failed"].append(f"{table}.{step}: {message}")
+                    result = {"error": message, "attempts": attempt}
             entry["steps"][step] = {**result, "seconds": round(time.monotonic() - t0, 2)}
         entry["after"] = table_shape(spark, table)
         report["tables"][table] = entry
