@@ -13,7 +13,7 @@ from tests.integration.stack_env import bench_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-MINUTES = 1.5
+MINUTES = 1.0
 
 
 def test_short_soak_with_maintenance_measures_both_windows(tmp_path):

@@ -95,3 +95,13 @@ def test_soak_rows_fit_the_table_in_docs_performance(tmp_path):
     assert insert_rows(doc, SOAK_MARKER, [row])
     assert re.fullmatch(rf"before\n{re.escape(row)}\n{re.escape(SOAK_MARKER)}\nafter\n", doc.read_text())
     assert not insert_rows(tmp_path / "missing.md", SOAK_MARKER, [row])
+
+
+def test_a_window_counts_every_batch_that_ran_during_it_also_in_part():
+    from stockpulse.bench.soak import MergeWatch
+
+    watch = MergeWatch(job=None)  # type: ignore[arg-type] - never started: only its bookkeeping
+    spans = {1: (90.0, 99.0), 2: (99.0, 112.0), 3: (105.0, 108.0), 4: (112.0, 130.0), 5: (121.0, 125.0)}
+    watch.batches = {b: {"batch": b, "started_at": s, "finished_at": f} for b, (s, f) in spans.items()}
+    # the window [100, 120): batch 2 started before it, 4 ended after it; 1 ended and 5 started outside it
+    assert sorted(b["batch"] for b in watch.between(100.0, 120.0)) == [2, 3, 4]

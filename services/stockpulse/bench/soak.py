@@ -151,7 +151,8 @@ class MergeWatch(threading.Thread):
                 self.batches.setdefault(entry["batch"], entry)
 
     def between(self, since: float, until: float) -> list[dict[str, Any]]:
-        return [b for b in list(self.batches.values()) if since <= b["started_at"] < until]
+        """The batches that ran during [since, until), also in part: a batch may outlast a short window."""
+        return [b for b in list(self.batches.values()) if b["started_at"] < until and b["finished_at"] >= since]
 
     def stop(self) -> None:
         self._halt.set()
