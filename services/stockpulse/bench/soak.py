@@ -259,10 +259,9 @@ def verdict(plan: SoakPlan, start: dict[str, Any], end: dict[str, Any]) -> dict[
 
 
 def soak_settings(settings: Settings, plan: SoakPlan, run_dir: Path) -> Settings:
+    """The bench's private ports and folder, with the retention and interval scaled to the soak."""
     return bench_settings(settings, run_dir).with_overrides(
-        snapshot_retention_hours=plan.retention_hours,
-        maintain_interval_minutes=plan.interval_minutes,
-        log_level="WARNING",
+        snapshot_retention_hours=plan.retention_hours, maintain_interval_minutes=plan.interval_minutes
     )
 
 
