@@ -31,13 +31,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 FAULTS = (
     "broker stalled (SIGSTOP) 3x the order timeout",
     "broker killed (SIGKILL) and restarted",
-    "gunicorn worker killed (SIGKILL)",
+    "gunicorn worker killed (SIGKILL) with orders in flight",
     "ingest driver killed mid-batch",
     "graceful stockpulse down and up",
 )
 ORDER_FIELDS = ("order_id", "event_id", "user_id", "session_id", "stock_name", "side", "quantity")
 BOOKS: dict[str, Books] = {}
 KILLS = 10
+HOLD_S = ORDER_ACK_TIMEOUT_MS / 1000 / 4  # the broker's pause before each worker kill
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +142,18 @@ def test_broker_killed_and_restarted(stack, tmp_path):
 def test_gunicorn_worker_killed(stack, tmp_path):
     def inject(load: Load) -> None:
         load.at(5)
-        for _ in range(KILLS):  # each kill catches a request in flight about every other time
-            victim = stack.gunicorn_workers()[0]
-            os.kill(victim, signal.SIGKILL)
+        for _ in range(KILLS):
+            # A request takes milliseconds, so a kill at a random moment mostly finds the worker idle
+            # (0 of 10 kills caught one in a CI run). Holding the broker for less than the order
+            # timeout keeps the orders that reach the worker waiting for their ack, so the kill
+            # lands while they are in flight; the broker's pause alone answers no order 504.
+            stack.broker.process.signal(signal.SIGSTOP)
+            try:
+                time.sleep(HOLD_S)
+                victim = stack.gunicorn_workers()[0]
+                os.kill(victim, signal.SIGKILL)
+            finally:
+                stack.broker.process.signal(signal.SIGCONT)
             replaced = lambda v=victim: len(stack.gunicorn_workers()) == 2 and v not in stack.gunicorn_workers()  # noqa: E731
             assert wait_for(replaced, 60)
             time.sleep(1.5)  # the new worker serves a little before the next kill
