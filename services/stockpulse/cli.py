@@ -232,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--table", action="append", choices=("stock_call", "stock_operation", "quarantine"), help="only this table"
     )
-    p.add_argument("--every", type=float, default=None, metavar="MINUTES", help="run again every MINUTES until stopped")
+    p.add_argument(
+        "--every", type=_positive_minutes, default=None, metavar="MINUTES", help="run again every MINUTES until stopped"
+    )
     p.set_defaults(func=_cmd_maintain)
     p = sub.add_parser(
         "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
