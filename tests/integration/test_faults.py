@@ -118,11 +118,8 @@ def unanswered_orders(books: Books) -> int:
 def test_broker_stalled_longer_than_the_order_timeout(stack, tmp_path):
     def inject(load: Load) -> None:
         load.at(8)
-        stack.broker.process.signal(signal.SIGSTOP)
-        try:
+        with stack.broker_held():
             time.sleep(3 * ORDER_ACK_TIMEOUT_MS / 1000)
-        finally:
-            stack.broker.process.signal(signal.SIGCONT)
 
     books = run_fault(stack, FAULTS[0], tmp_path, inject)
     assert books.answers["order 504"] > 0, "orders in flight during the stall are in doubt, not refused"
@@ -147,13 +144,10 @@ def test_gunicorn_worker_killed(stack, tmp_path):
             # (0 of 10 kills caught one in a CI run). Holding the broker for less than the order
             # timeout keeps the orders that reach the worker waiting for their ack, so the kill
             # lands while they are in flight; the broker's pause alone answers no order 504.
-            stack.broker.process.signal(signal.SIGSTOP)
-            try:
+            with stack.broker_held():
                 time.sleep(HOLD_S)
                 victim = stack.gunicorn_workers()[0]
                 os.kill(victim, signal.SIGKILL)
-            finally:
-                stack.broker.process.signal(signal.SIGCONT)
             replaced = lambda v=victim: len(stack.gunicorn_workers()) == 2 and v not in stack.gunicorn_workers()  # noqa: E731
             assert wait_for(replaced, 60)
             time.sleep(1.5)  # the new worker serves a little before the next kill

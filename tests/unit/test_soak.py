@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from stockpulse.bench.report import DOC, SOAK_MARKER, insert_rows
-from stockpulse.bench.soak import SoakPlan, merge_figures, soak_rows, verdict
+from stockpulse.bench.soak import MergeWatch, SoakPlan, merge_figures, soak_rows, verdict
 from stockpulse.settings import load_settings
 
 
@@ -98,8 +98,6 @@ def test_soak_rows_fit_the_table_in_docs_performance(tmp_path):
 
 
 def test_a_window_counts_every_batch_that_ran_during_it_also_in_part():
-    from stockpulse.bench.soak import MergeWatch
-
     watch = MergeWatch(job=None)  # type: ignore[arg-type] - never started: only its bookkeeping
     spans = {1: (90.0, 99.0), 2: (99.0, 112.0), 3: (105.0, 108.0), 4: (112.0, 130.0), 5: (121.0, 125.0)}
     watch.batches = {b: {"batch": b, "started_at": s, "finished_at": f} for b, (s, f) in spans.items()}

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,15 @@ class FaultStack:
 
     def caught_up(self, timeout: float = 600) -> None:
         self.ingest.wait_caught_up(timeout=timeout)
+
+    @contextmanager
+    def broker_held(self) -> Iterator[None]:
+        """The broker stopped (SIGSTOP) for the block, resumed (SIGCONT) whatever the block raised."""
+        self.broker.process.signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.broker.process.signal(signal.SIGCONT)
 
     def gunicorn_workers(self) -> list[int]:
         import psutil
