@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from stockpulse.devstack.api_server import ApiServer
 from stockpulse.devstack.kafka import KafkaBroker
-from stockpulse.devstack.process import free_port
+from stockpulse.devstack.process import free_port, free_ports
 from stockpulse.events.admin import ensure_topics
 from stockpulse.settings import Settings, load_settings
 
 
 def start_broker(run_dir) -> KafkaBroker:
-    broker = KafkaBroker(run_dir, port=free_port(), controller_port=free_port())
+    port, controller_port = free_ports(2)
+    broker = KafkaBroker(run_dir, port=port, controller_port=controller_port)
     broker.start()
     broker.wait_ready()
     ensure_topics(broker.bootstrap)

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.devstack.metastore import LocalMetastore
-from stockpulse.devstack.process import free_port
+from stockpulse.devstack.process import free_ports
 from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import load_settings
 
@@ -66,11 +66,12 @@ def records() -> list[tuple[str, str | None, bytes]]:
 def ingest(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("ingest-metrics-run")
     broker = start_broker(run_dir)
+    metastore_port, metrics_port = free_ports(2)
     settings = load_settings({}).with_overrides(
         run_dir=run_dir,
         kafka_bootstrap=broker.bootstrap,
-        metastore_port=free_port(),
-        ingest_metrics_bind=f"127.0.0.1:{free_port()}",
+        metastore_port=metastore_port,
+        ingest_metrics_bind=f"127.0.0.1:{metrics_port}",
         trigger_seconds=0.5,
     )
     metastore = LocalMetastore(settings)

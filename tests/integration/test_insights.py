@@ -10,7 +10,7 @@ import time
 import pytest
 from stockpulse.devstack.api_server import ApiServer
 from stockpulse.devstack.ingest_job import IngestJob
-from stockpulse.devstack.process import free_port
+from stockpulse.devstack.process import free_ports
 from stockpulse.events import stock_call_event
 
 from tests.integration.conftest import call
@@ -50,13 +50,14 @@ def history(tickers, now_ms: float) -> list[tuple[str, str, bytes]]:
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("insights-run")
+    metrics_port, api_port = free_ports(2)
     with lake_parts(
         run_dir,
-        ingest_metrics_bind=f"127.0.0.1:{free_port()}",
+        ingest_metrics_bind=f"127.0.0.1:{metrics_port}",
         trigger_seconds=1.0,
         insights_trigger_seconds=0.5,
         insights_watermark_seconds=WATERMARK_S,
-        api_bind=f"127.0.0.1:{free_port()}",
+        api_bind=f"127.0.0.1:{api_port}",
         workers=2,
         threads=4,
     ) as settings:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import psutil
 import pytest
-from stockpulse.devstack.process import ManagedProcess
+from stockpulse.devstack.process import ManagedProcess, free_ports
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(120)"]
 
@@ -119,3 +120,11 @@ def test_stop_ends_what_the_process_left_in_its_group(tmp_path):
     assert psutil.pid_exists(child) and not gone(child, timeout=0.2)
     managed.stop(timeout=1)
     assert gone(child)
+
+
+def test_free_ports_are_distinct_and_free():
+    ports = free_ports(200)
+    assert len(set(ports)) == len(ports)
+    for port in ports[:20]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))

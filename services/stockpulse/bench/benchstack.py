@@ -16,7 +16,7 @@ from typing import Any
 
 from ..devstack.api_server import ApiServer
 from ..devstack.kafka import KafkaBroker
-from ..devstack.process import free_port
+from ..devstack.process import ManagedProcess, free_ports
 from ..events.admin import ensure_topics
 from ..settings import Settings
 
@@ -36,21 +36,21 @@ def say(message: str) -> None:
 
 def bench_settings(settings: Settings, run_dir: Path) -> Settings:
     """The user's knobs (workers, threads, trigger, tickers...) on fresh ports and a private run folder."""
-    kafka_port = free_port()
+    kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus = free_ports(8)
     return settings.with_overrides(
         run_dir=run_dir,
-        kafka_port=kafka_port,
-        kafka_controller_port=free_port(),
-        kafka_bootstrap=f"127.0.0.1:{kafka_port}",
-        api_bind=f"127.0.0.1:{free_port()}",
-        metastore_port=free_port(),
+        kafka_port=kafka,
+        kafka_controller_port=controller,
+        kafka_bootstrap=f"127.0.0.1:{kafka}",
+        api_bind=f"127.0.0.1:{api}",
+        metastore_port=metastore,
         metastore_uri="",
         warehouse="",
         checkpoint_dir="",
-        spark_ui_port=free_port(),
-        ingest_metrics_bind=f"127.0.0.1:{free_port()}",
-        kafka_metrics_port=free_port(),
-        prometheus_port=free_port(),
+        spark_ui_port=spark_ui,
+        ingest_metrics_bind=f"127.0.0.1:{ingest_metrics}",
+        kafka_metrics_port=kafka_metrics,
+        prometheus_port=prometheus,
         log_level="WARNING",
     )
 
@@ -87,6 +87,22 @@ def start_api(bench: Settings, stops: Stops) -> ApiServer:
     stops.append(("api", api.stop))
     wait_ready(bench.api_url + "/readyz")
     return api
+
+
+def report_exited(run_dir: Path, lines: int = 15) -> None:
+    """After a failed measurement: each part that exited on its own (its pid file is there, its
+    process is not), with the end of its log, since a CI run keeps only the output."""
+    for pid_file in sorted((run_dir / "pids").glob("*.pid")):
+        process = ManagedProcess(pid_file.stem, run_dir)
+        if process.running():
+            continue
+        say(f"{process.name} is no longer running; the end of {process.log_file}:")
+        try:
+            tail = process.log_file.read_text(errors="replace").splitlines()[-lines:]
+        except FileNotFoundError:
+            tail = ["(no log)"]
+        for line in tail:
+            say("  " + line[:400])
 
 
 def stop_all(stops: Stops) -> None:

@@ -21,7 +21,17 @@ from ..devstack.process import free_port
 from ..settings import Settings
 from . import report
 from .api import CeilingServer, measure_all, measure_pipeline
-from .benchstack import Stops, bench_settings, drop_data, say, start_api, start_kafka, stop_all, wait_ready
+from .benchstack import (
+    Stops,
+    bench_settings,
+    drop_data,
+    report_exited,
+    say,
+    start_api,
+    start_kafka,
+    stop_all,
+    wait_ready,
+)
 from .wrk import WrkError, ensure_wrk, wrk_version
 
 
@@ -112,6 +122,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     except Exception as exc:
         say(f"failed: {exc}")
         figures["error"] = str(exc)
+        report_exited(run_dir)
     finally:
         stop_all(stops)
     figures["targets"] = report.evaluate(figures)

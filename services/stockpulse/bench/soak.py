@@ -37,7 +37,7 @@ from ..devstack.metastore import LocalMetastore
 from ..events.topics import STOCK_CALL, STOCK_OPERATION
 from ..lake.maintenance import TABLES
 from ..settings import Settings
-from .benchstack import Stops, bench_settings, drop_data, say, start_api, start_kafka, stop_all
+from .benchstack import Stops, bench_settings, drop_data, report_exited, say, start_api, start_kafka, stop_all
 from .lake import iceberg_catalog, visible_at
 from .stats import percentiles
 
@@ -315,6 +315,9 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
             "verdict": verdict(plan, start, end),
             "last_maintenance_run": maintained,
         }
+    except Exception:
+        report_exited(run_dir)
+        raise
     finally:
         stop_all(stops)
 

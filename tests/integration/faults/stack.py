@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from stockpulse.devstack.api_server import ApiServer
 from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.devstack.kafka import KafkaBroker
-from stockpulse.devstack.process import free_port
+from stockpulse.devstack.process import free_ports
 from stockpulse.settings import Settings, load_settings
 
 BIN = Path(sys.executable).parent
@@ -30,16 +30,16 @@ ORDER_ACK_TIMEOUT_MS = 2000
 class FaultStack:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        kafka_port = free_port()
+        kafka_port, controller, api, metastore, spark_ui = free_ports(5)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("STOCKPULSE_", "LOCUST_"))},
             "STOCKPULSE_RUN_DIR": str(run_dir),
             "STOCKPULSE_KAFKA_PORT": str(kafka_port),
-            "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(controller),
             "STOCKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-            "STOCKPULSE_API_BIND": f"127.0.0.1:{free_port()}",
-            "STOCKPULSE_METASTORE_PORT": str(free_port()),
-            "STOCKPULSE_SPARK_UI_PORT": str(free_port()),
+            "STOCKPULSE_API_BIND": f"127.0.0.1:{api}",
+            "STOCKPULSE_METASTORE_PORT": str(metastore),
+            "STOCKPULSE_SPARK_UI_PORT": str(spark_ui),
             "STOCKPULSE_ORDER_ACK_TIMEOUT_MS": str(ORDER_ACK_TIMEOUT_MS),
             "STOCKPULSE_TRIGGER_SECONDS": "1",
             "STOCKPULSE_WORKERS": "2",
