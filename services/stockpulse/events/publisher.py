@@ -6,7 +6,8 @@ two kinds of events need different promises:
 
 * quote checks are fire-and-forget for the request (``publish_async``); librdkafka
   retries them for ``check_delivery_timeout_ms`` and the delivery callback counts
-  success and failure in metrics;
+  success and failure in metrics. Until acknowledged they exist only in this process's
+  queue: ``close`` flushes it, a killed process loses them;
 * orders wait for the broker's acknowledgement (``publish_sync``), at most the order
   producer's ``message.timeout.ms``. Besides success there are two outcomes, and they
   must not be confused:
