@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import threading
+from pathlib import Path
 
 from stockpulse.api.idempotency_store import IdempotencyStore
 
@@ -100,3 +102,32 @@ def test_unwritable_folder_falls_back_to_the_temporary_folder(tmp_path, monkeypa
     store = IdempotencyStore(blocker / "sub" / "keys.sqlite3", ttl_s=60)
     assert store.path == tmp_path / "tmp" / "stockpulse-idempotency.sqlite3"
     assert store.begin("u", "k", "fp", lease_s=1).outcome == "new"
+
+
+def _open_store(path: str, start, errors) -> None:
+    start.wait()
+    try:
+        IdempotencyStore(Path(path), ttl_s=60).close()
+    except Exception as exc:
+        errors.put(repr(exc))
+
+
+def test_workers_booting_together_all_open_a_new_file(tmp_path):
+    """gunicorn forks its workers together and each opens the shared file as it boots; one that
+    raised failed to boot, and gunicorn then stopped the server (seen in CI: "database is
+    locked" while switching a new file to WAL). Processes, not threads: a process's own
+    connections are not what races."""
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for trial in range(100):
+        start = ctx.Barrier(6)  # all six open the file at once, as forked workers do
+        path = tmp_path / f"boot-{trial}.sqlite3"
+        workers = [ctx.Process(target=_open_store, args=(str(path), start, errors)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert failures == []

@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS keyed_order (
 ) WITHOUT ROWID
 """
 PRUNE_EVERY_S = 60.0
+#: How long a connection waits for another worker's lock before giving up.
+BUSY_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ class IdempotencyStore:
         db = getattr(self._local, "db", None)
         if db is None:
             # autocommit mode: transactions are explicit (BEGIN IMMEDIATE below)
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
@@ -164,6 +166,27 @@ class IdempotencyStore:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL (it stays so), waiting for other workers doing the same.
+
+    gunicorn boots its workers together, and each opens the shared file. Switching a new file to
+    WAL needs an exclusive lock, and SQLite answers a connection that races for it with "database
+    is locked" at once, without its busy timeout; a worker that raised here failed to boot, and
+    gunicorn then stopped the whole server. So: retry until the busy timeout, as SQLite does for
+    other locks. A file already in WAL needs no lock for this.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _writable(path: Path) -> Path:
