@@ -93,7 +93,7 @@ def test_quick_bench_with_the_lake_measures_the_full_pipeline_and_the_ingests_cp
         assert sql["fast_path"][query]["median"] > 0 and sql["fast_path_command"][query] > 0, query
     assert sql["rows"][SEED_QUERIES[0]] == produced["stock_call"]
     assert sql["rows"][SEED_QUERIES[4]] == produced["stock_operation"]
-    assert sql["spark_command_all_six_s"] > 0
+    assert sql["spark_command_all_six_s"] is None  # a quick run spares that JVM start
     insight = figures["insight_freshness"]
     assert insight["probes"] == 5 and 0 < insight["seconds"]["p50"] <= insight["seconds"]["p95"] <= insight["max_s"]
     assert figures["targets"]["insight_freshness_p95_s"]["measured"] == insight["seconds"]["p95"]

@@ -44,12 +44,31 @@ class Plan:
     fresh_rate: float  # their rate, per second
     sql_events: int  # the demo-sized lake the seed queries are timed on
     insight_probes: int  # orders, one at a time, for insight freshness
+    spark_command: bool  # time `stockpulse sql --engine spark` too (one more JVM start)
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(3, 1, ingest_events=5_000, fresh_orders=30, fresh_rate=10, sql_events=300, insight_probes=5)
-        return cls(30, 5, ingest_events=600_000, fresh_orders=300, fresh_rate=10, sql_events=1_000, insight_probes=40)
+            return cls(
+                3,
+                1,
+                ingest_events=5_000,
+                fresh_orders=30,
+                fresh_rate=10,
+                sql_events=300,
+                insight_probes=5,
+                spark_command=False,
+            )
+        return cls(
+            30,
+            5,
+            ingest_events=600_000,
+            fresh_orders=300,
+            fresh_rate=10,
+            sql_events=1_000,
+            insight_probes=40,
+            spark_command=True,
+        )
 
 
 def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = False) -> int:
@@ -144,7 +163,7 @@ def _lake(bench: Settings, plan: Plan, stops: Stops) -> tuple[dict, dict, dict, 
     from .sqlpath import measure_sql
 
     say(f"sql: the seed's six queries on a lake of {plan.sql_events:,} events, fast path and Spark")
-    sql = measure_sql(bench, plan.sql_events)
+    sql = measure_sql(bench, plan.sql_events, spark_command=plan.spark_command)
     say(
         f"sql: slowest seed query on the fast path {sql['fast_path_max_s']} s "
         f"({sql['fast_path_command_max_s']} s as a command)"

@@ -13,7 +13,8 @@ pick a different ticker, and both would be right).
   query, interpreter start and imports (pyiceberg, pyarrow, DuckDB: about a second on
   the 2-core machine) included;
 * ``spark_command_all_six``: the wall time of one ``stockpulse sql --engine spark`` with the
-  six queries (JVM start included), for comparison;
+  six queries (JVM start included), for comparison; None in a quick run, which spares that
+  JVM start (the Spark engine of the command is tested in ``test_lake_fastsql``);
 * ``identical``: whether both engines gave the same columns and rows for every query
   (``identical_per_query`` says which did not).
 """
@@ -127,7 +128,7 @@ def time_command(settings: Settings, *args: str) -> float:
     return round(elapsed, 3)
 
 
-def measure_queries(settings: Settings) -> dict[str, Any]:
+def measure_queries(settings: Settings, spark_command: bool = True) -> dict[str, Any]:
     """Every figure of this module on the lake ``settings`` points at."""
     queries = list(SEED_QUERIES)
     spark = spark_answers(settings, queries)
@@ -143,7 +144,7 @@ def measure_queries(settings: Settings) -> dict[str, Any]:
         "fast_path_max_s": max(figure["cold"] for figure in in_process.values()),
         "fast_path_command": commands,
         "fast_path_command_max_s": max(commands.values()),
-        "spark_command_all_six_s": time_command(settings, "--engine", "spark", *queries),
+        "spark_command_all_six_s": time_command(settings, "--engine", "spark", *queries) if spark_command else None,
     }
 
 
@@ -168,7 +169,7 @@ def demo_like_events(tickers: tuple[str, ...], events: int, order_share: float =
     return out
 
 
-def measure_sql(bench: Settings, events: int = DEMO_EVENTS) -> dict[str, Any]:
+def measure_sql(bench: Settings, events: int = DEMO_EVENTS, spark_command: bool = True) -> dict[str, Any]:
     """A demo-sized lake of its own (metastore, warehouse, checkpoint under ``<run>/sql``), then the figures."""
     from confluent_kafka import Producer
 
@@ -200,7 +201,7 @@ def measure_sql(bench: Settings, events: int = DEMO_EVENTS) -> dict[str, Any]:
         )
         if caught_up.returncode != 0:
             raise RuntimeError(f"ingest for the SQL figures failed: {caught_up.stderr[-2000:]}")
-        return {"events": events, **measure_queries(settings)}
+        return {"events": events, **measure_queries(settings, spark_command)}
     finally:
         metastore.stop()
 
