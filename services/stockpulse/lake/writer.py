@@ -13,6 +13,13 @@ Every Spark action costs a fixed few hundred milliseconds on ``local[2]``, which
 most of a small batch's time (docs/performance.md): the batch is parsed and
 validated once (cached), one aggregation counts what goes where, and only the
 tables that receive rows get a ``MERGE``.
+
+The Kafka records are read once per batch: each topic's validation filters the same
+rows, and without the cache of the decoded batch both would fetch every record of both
+topics from Kafka. They are read in as many tasks as the driver has cores for, not one
+per Kafka partition (a coalesce, so no shuffle). Measured alone on ``local[2]``, the two
+together raised the sustained catch-up rate from about 11,200 to 14,200 events/s for the
+same CPU (docs/performance.md, "Ingest CPU per event").
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ def merge_new(rows: DataFrame, table: str, key: str) -> None:
 def write_batch(batch: DataFrame, rules: RoutingRules) -> tuple[BatchCounts, dict[str, float]]:
     """Validate ``batch`` once and merge it into the tables; return its counts (records routed per
     table, ...) and the seconds each table's ``MERGE`` took (the soak watches them grow with the table)."""
-    decoded = decode(batch)
+    decoded = decode(batch).coalesce(batch.sparkSession.sparkContext.defaultParallelism).persist()
     checked = {topic: validate(decoded, topic, rules).persist() for topic in LAKE_TOPICS}
     merge_seconds: dict[str, float] = {}
 
@@ -68,6 +75,7 @@ def write_batch(batch: DataFrame, rules: RoutingRules) -> tuple[BatchCounts, dic
     finally:
         for frame in checked.values():
             frame.unpersist()
+        decoded.unpersist()
     return counts, merge_seconds
 
 
