@@ -16,10 +16,12 @@ tables that receive rows get a ``MERGE``.
 
 The Kafka records are read once per batch: each topic's validation filters the same
 rows, and without the cache of the decoded batch both would fetch every record of both
-topics from Kafka. They are read in as many tasks as the driver has cores for, not one
-per Kafka partition (a coalesce, so no shuffle). Measured alone on ``local[2]``, the two
-together raised the sustained catch-up rate from about 11,200 to 14,200 events/s for the
-same CPU (docs/performance.md, "Ingest CPU per event").
+topics from Kafka. They are read in as many tasks as the application has cores (Spark's
+default parallelism: 2 on ``local[2]``, the executors' cores in a cluster), not one per
+Kafka partition when there are more partitions than that (a coalesce, so no shuffle).
+Measured alone on ``local[2]``, the two together raised the sustained catch-up rate from
+about 11,200 to 14,200 events/s with slightly less CPU (docs/performance.md, "Ingest CPU
+per event").
 """
 
 from __future__ import annotations
