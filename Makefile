@@ -3,7 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 SP := $(VENV)/bin/stockpulse
 
-.PHONY: setup up down status test lint demo bench soak clean help images k8s-up k8s-down k8s-status k8s-sql
+.PHONY: setup up down status test test-unit test-integration test-system test-deploy test-cluster lint demo bench soak \
+	docs-figures clean help images k8s-up k8s-down k8s-status k8s-sql
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -24,8 +25,31 @@ lint: setup ## ruff
 	@$(VENV)/bin/ruff check --output-format concise .
 	@$(VENV)/bin/ruff format --check -q .
 
-test: setup lint ## every test: unit, integration (real Kafka, gunicorn, Spark), deploy
-	@$(VENV)/bin/pytest -q -p no:cacheprovider --durations=40
+PYTEST := $(VENV)/bin/pytest -q -p no:cacheprovider
+# The system tier: whole-stack runs (demo, bench, soak, fault suite) on the real parts.
+SYSTEM_TESTS := tests/integration/test_demo.py tests/integration/test_bench.py tests/integration/test_soak.py \
+	tests/integration/test_faults.py
+
+test: setup lint ## every tier in one run (figures under .run/; `git status` stays clean)
+	@$(PYTEST) --durations=40
+
+test-unit: setup ## unit tier: seconds, no broker, JVM or cluster
+	@$(PYTEST) tests/unit
+
+test-integration: setup ## integration tier: real Kafka, gunicorn, Spark, metastore
+	@$(PYTEST) tests/integration $(addprefix --ignore=,$(SYSTEM_TESTS))
+
+test-system: setup ## system tier: demo, bench, soak and the fault suite end to end
+	@$(PYTEST) $(SYSTEM_TESTS)
+
+test-deploy: setup ## deploy tier: chart, images, skaffold, rules, read offline
+	@$(PYTEST) tests/deploy
+
+test-cluster: setup ## cluster tier: the chart running on the local Kubernetes (root)
+	@$(PYTEST) tests/cluster
+
+docs-figures: setup ## copy the latest measured figures from .run/ into docs/ (fault table, bench and soak rows)
+	@$(VENV)/bin/python -m stockpulse_toolbox.figures
 
 demo: setup ## the whole pipeline end to end, then the report
 	@$(SP) demo

@@ -1,35 +1,8 @@
 """Locust customers for the stockpulse API: a black-box client (it imports nothing from ``stockpulse``).
 
-Run it against the local stack (``make up``)::
-
-    locust -f loadtest/locustfile.py --headless -u 50 -r 25 -t 30s --host http://127.0.0.1:8000
-    locust -f loadtest/locustfile.py --web-host 127.0.0.1          # web UI on http://127.0.0.1:8089
-    STOCKPULSE_LOAD_SHAPE=seed locust -f loadtest/locustfile.py --headless  # the seed's auto_generate_ab.sh
-
-Locust's own settings come from its options or their ``LOCUST_*`` variables (``LOCUST_HOST``,
-``LOCUST_USERS``, ``LOCUST_SPAWN_RATE``, ``LOCUST_RUN_TIME``, ``LOCUST_HEADLESS``, ``LOCUST_WEB_HOST``,
-``LOCUST_CSV``...). The customers' behaviour comes from these (defaults in brackets):
-
-``STOCKPULSE_TICKERS``       comma list, most popular first [MSFT,AAPL,AMZN,GOOG,BABA,FB,INTC,NVDA,CRM,PYPL,TSLA,AMD]
-``STOCKPULSE_ZIPF_S``        popularity skew: ticker of rank k is picked with weight 1/k**s; 0 = uniform [1.1]
-``STOCKPULSE_MIX``           task weights ``check:80,buy:10,sell:8,burst:2``; a burst is 3-8 quick checks of one
-                             ticker followed by a buy [check:80,buy:10,sell:8,burst:2]
-``STOCKPULSE_WAIT``          think time between tasks in seconds, ``min,max`` [0.2,1.0]
-``STOCKPULSE_SESSION_TASKS`` a customer starts a new session (``X-Session-Id``) after ``min,max`` tasks [10,40]
-``STOCKPULSE_LOAD_SHAPE``    ``seed`` replaces the customers by the seed's script (below); empty = Locust's -u/-r []
-``STOCKPULSE_SEED_USERS``    seed shape: how many copies of the script run side by side [1]
-``STOCKPULSE_SEED_DURATION`` seed shape: seconds before it stops, 0 = until Locust's --run-time [0]
-``STOCKPULSE_ORDER_RETRY_S`` how long a customer keeps retrying an order that got no answer, 409, 503 or
-                             504, with the same ``Idempotency-Key``, after ``Retry-After``; 0 = never [0]
-``STOCKPULSE_LEDGER``        a file to which every answer is appended as one JSON line (the fault suite's
-                             accounting reads it); empty = none []
-``STOCKPULSE_ORDER_LOG``     ``stdout``: print ``{"order_acknowledged": "<order_id>"}`` for every order answered 201,
-                             so a test can audit the lake against what customers were told []
-
-Every request is judged here, not by Locust's default: a check fails unless answered 200, an order
-unless answered 201 with an ``order_id`` (the API answers 201 only once Kafka acknowledged the event).
-Every order carries an ``Idempotency-Key`` of its own, as a careful client's would.
-URLs that carry a ticker are grouped (``/stocks/[ticker]``) so the statistics stay readable.
+Customers check quotes and place orders (each with its own ``Idempotency-Key``) on tickers picked
+by a Zipf law; a check fails unless answered 200, an order unless answered 201 with an ``order_id``.
+Usage, the ``STOCKPULSE_*`` variables and the ``seed`` shape: docs/performance.md, "Locust customers".
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ On Kubernetes the SparkApplication runs it with ``spark-submit`` from the image
 
 import sys
 
-from stockpulse.cli import main
+from stockpulse.jobs.ingest import main
 
 if __name__ == "__main__":
-    sys.exit(main(["ingest", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

@@ -8,13 +8,12 @@ for you; one run by hand::
 
 On Kubernetes a ScheduledSparkApplication runs it with ``spark-submit`` from the image
 (``local:///opt/stockpulse/spark/maintain.py``), one run per schedule; configuration comes
-from the ``STOCKPULSE_*`` environment (metastore URI, warehouse, retention, orphan margin,
-target file size). It exits 1 when a step failed, so the schedule's run shows as failed.
+from the ``STOCKPULSE_*`` environment. It exits 1 when a step failed, so the run shows as failed.
 """
 
 import sys
 
-from stockpulse.cli import main
+from stockpulse.jobs.maintain import main
 
 if __name__ == "__main__":
-    sys.exit(main(["maintain", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from stockpulse.devstack.process import ManagedProcess
+from stockpulse_toolbox.devstack.process import ManagedProcess
 
 from . import controlplane, monitoring, node, pki, workloads
 from .layout import ROOT, Layout

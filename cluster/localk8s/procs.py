@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from stockpulse.devstack.process import ManagedProcess, wait_until
+from stockpulse_toolbox.devstack.process import ManagedProcess, wait_until
 
 from .layout import Layout
 

@@ -236,7 +236,7 @@ def wait_ingest_running(layout: Layout, timeout: float = 600) -> None:
     )
 
 
-#: What the ingest driver logs once its streaming query runs (``lake.ingest``).
+#: What the ingest driver logs once its streaming query runs (``jobs.ingest``).
 INGEST_STARTED = '"message": "ingest started"'
 
 

@@ -1,7 +1,13 @@
-"""The ``stockpulse`` command: the local stack and the lake from one entry point.
+"""The ``stockpulse`` command: the product's own subcommands, and those of installed plugins.
 
 Every subcommand has ``--help``. Configuration comes from ``STOCKPULSE_*``
 environment variables (see README); a bad value exits with code 2 and one line.
+
+The same command runs in the API image (``topics``) and the Spark image (``ingest``,
+``maintain``, ``sql``, ``report``), which hold different libraries, so each subcommand
+imports its module when it runs. The toolbox (local stack, demo, bench, dashboards) adds
+its subcommands through the ``stockpulse.commands`` entry point group: the product names
+no toolbox module.
 """
 
 from __future__ import annotations
@@ -10,50 +16,23 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
+from .arguments import INGEST_HELP, MAINTAIN_EPILOG, MAINTAIN_HELP, ingest_arguments, maintain_arguments
+from .events.topics import ALL_TOPICS, TopicSpec
 from .logconfig import configure_logging
 from .settings import Settings, SettingsError, load_settings
 
-
-def _cmd_up(settings: Settings, _args: argparse.Namespace) -> int:
-    from .devstack import stack
-
-    try:
-        stack.up(settings)
-    except Exception as exc:
-        stack.say(f"start failed: {exc}; stopping what was started")
-        stack.down(settings)
-        return 1
-    return 0
-
-
-def _cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
-    from .devstack import stack
-
-    stack.down(settings)
-    return 0
-
-
-def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from .devstack import stack
-
-    report = stack.status(settings)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for name, info in report.items():
-            state = "healthy" if info["healthy"] else ("running, unhealthy" if info["running"] else "stopped")
-            print(f"{name:<10} {state:<20} {info['detail']}")
-    return 0 if all(info["healthy"] for info in report.values()) else 1
+#: Entry point group whose functions ``register(subparsers)`` add subcommands.
+PLUGINS = "stockpulse.commands"
 
 
 def _cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import time
 
-    from .events.admin import ensure_topics
-    from .events.topics import ALL_TOPICS
+    from .events.admin import ensure_topics  # confluent-kafka: in the API image only
 
     log = logging.getLogger("stockpulse.topics")
     specs = args.topic or list(ALL_TOPICS)
@@ -81,13 +60,13 @@ def _cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from .lake.ingest import run
+    from .jobs.ingest import run  # pyspark: in the Spark image only
 
     return run(settings, available_now=args.available_now, ui=not args.no_ui)
 
 
 def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
-    from .lake.sql import QueryError, run_queries
+    from .lake.sql import QueryError, run_queries  # pyspark, DuckDB: in the Spark image only
 
     try:
         return run_queries(settings, args.query, sys.stdout, as_json=args.json, engine=args.engine)
@@ -97,6 +76,7 @@ def _cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    # pyspark: in the Spark image only
     from .lake.report import report_from_lake
     from .lake.report_render import print_report, render_html
     from .lake.session import build_session
@@ -117,57 +97,13 @@ def _cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from .demo.run import demo
-
-    return demo(settings, sessions=args.sessions, timeout=args.timeout)
-
-
 def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
-    from .lake.maintenance import run
+    from .jobs.maintain import run  # pyspark: in the Spark image only
 
     return run(settings, tables=args.table or None, every_minutes=args.every)
 
 
-def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from .bench import run
-
-    out = args.out or settings.run_dir / "bench.json"
-    if args.soak is not None:
-        from .bench.soak import run as run_soak
-
-        which = {"both": (True, False), "with": (True,), "without": (False,)}[args.maintenance]
-        return run_soak(settings, out=out, minutes=args.soak, which=which)
-    return run(settings, out=out, quick=args.quick, skip_lake=args.skip_lake)
-
-
-def _cmd_dashboards(_settings: Settings, args: argparse.Namespace) -> int:
-    from .dashboards.render import OUT_DIR, stale, write
-
-    args.out = args.out or OUT_DIR
-    if args.check:
-        differ = stale(args.out)
-        for name in differ:
-            print(f"stockpulse dashboards: {args.out / name} differs from the code; run `stockpulse dashboards`")
-        return 1 if differ else 0
-    for name in write(args.out):
-        print(args.out / name)
-    return 0
-
-
-def _positive_minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"minutes must be a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"minutes must be positive, got {text}")
-    return value
-
-
-def _topic_spec(text: str):
-    from .events.topics import TopicSpec
-
+def _topic_spec(text: str) -> TopicSpec:
     try:
         return TopicSpec.parse(text)
     except ValueError as exc:
@@ -177,15 +113,10 @@ def _topic_spec(text: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stockpulse",
-        description="Stock checks and orders through Kafka into the lake: run the local stack and query it.",
+        description="Stock checks and orders through Kafka into the lake: run the jobs and query the lake.",
         epilog="Configuration: STOCKPULSE_* environment variables (see README.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("up", help="start the local stack in the background (state under .run/)").set_defaults(func=_cmd_up)
-    sub.add_parser("down", help="stop every process of the local stack").set_defaults(func=_cmd_down)
-    p = sub.add_parser("status", help="show each part of the local stack and whether it is healthy")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_status)
     p = sub.add_parser("topics", help="create the Kafka topics that are missing (what the chart's topics Job runs)")
     p.add_argument(
         "--topic",
@@ -196,9 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", type=float, default=300.0, help="seconds to keep retrying while Kafka is unreachable")
     p.set_defaults(func=_cmd_topics)
-    p = sub.add_parser("ingest", help="run the streaming ingest job in the foreground (Kafka -> lake tables)")
-    p.add_argument("--available-now", action="store_true", help="process what is in Kafka now, then exit")
-    p.add_argument("--no-ui", action="store_true", help="do not start the Spark UI")
+    p = sub.add_parser("ingest", help=INGEST_HELP)
+    ingest_arguments(p)
     p.set_defaults(func=_cmd_ingest)
     p = sub.add_parser(
         "sql",
@@ -219,48 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--html", type=Path, default=None, metavar="PATH", help="also write a self-contained HTML page")
     p.set_defaults(func=_cmd_report)
-    p = sub.add_parser("demo", help="start the stack, drive load, wait for the lake, print the report, stop")
-    p.add_argument("--sessions", type=int, default=150, help="customer sessions to simulate (default 150)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the lake to catch up")
-    p.set_defaults(func=_cmd_demo)
-    p = sub.add_parser(
-        "maintain",
-        help="table maintenance: compact small files, expire old snapshots, rewrite manifests, remove orphan files",
-        epilog="Retention, kept snapshots, orphan margin and target file size: STOCKPULSE_SNAPSHOT_RETENTION_HOURS, "
-        "STOCKPULSE_SNAPSHOTS_KEPT, STOCKPULSE_ORPHAN_MARGIN_HOURS, STOCKPULSE_TARGET_FILE_MB (docs/lake.md).",
-    )
-    p.add_argument(
-        "--table", action="append", choices=("stock_call", "stock_operation", "quarantine"), help="only this table"
-    )
-    p.add_argument(
-        "--every", type=_positive_minutes, default=None, metavar="MINUTES", help="run again every MINUTES until stopped"
-    )
+    p = sub.add_parser("maintain", help=MAINTAIN_HELP, epilog=MAINTAIN_EPILOG)
+    maintain_arguments(p)
     p.set_defaults(func=_cmd_maintain)
-    p = sub.add_parser(
-        "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"
-    )
-    p.add_argument("--out", type=Path, default=None, help="where to write the figures (default .run/bench.json)")
-    p.add_argument("--quick", action="store_true", help="short runs, to check the benchmark itself works")
-    p.add_argument("--skip-lake", action="store_true", help="only the API figures (no Spark)")
-    p.add_argument(
-        "--soak",
-        type=_positive_minutes,
-        default=None,
-        metavar="MINUTES",
-        help="instead: the local stack at a steady mixed load for MINUTES (30 for the doc's rows), "
-        "MERGE time, freshness, snapshots, files and seed queries at the start and the end (docs/performance.md)",
-    )
-    p.add_argument(
-        "--maintenance",
-        choices=("both", "with", "without"),
-        default="both",
-        help="with --soak: soak with `stockpulse maintain` running, without, or both one after the other",
-    )
-    p.set_defaults(func=_cmd_bench)
-    p = sub.add_parser("dashboards", help="render the Grafana dashboards (Grafana Foundation SDK) to the chart's JSON")
-    p.add_argument("--out", type=Path, default=None, help="folder to write to (default charts/stockpulse/dashboards)")
-    p.add_argument("--check", action="store_true", help="exit 1 when the files there differ from what the code renders")
-    p.set_defaults(func=_cmd_dashboards)
+    for plugin in sorted(entry_points(group=PLUGINS), key=lambda ep: ep.name):
+        try:
+            register = plugin.load()
+        except ImportError:  # declared but not installed here (an image holds only its slice)
+            continue
+        register(sub)
     return parser
 
 

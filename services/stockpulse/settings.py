@@ -32,6 +32,8 @@ def _project_root() -> Path:
 
 
 PROJECT_ROOT = _project_root()
+#: Where ``make setup`` puts the jars it fetches from Maven Central, one folder per pom (kafka, spark, derby).
+JARS_DIR = PROJECT_ROOT / ".jars"
 
 
 @dataclass(frozen=True)

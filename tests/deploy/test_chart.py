@@ -507,7 +507,7 @@ def test_maintenance_is_a_scheduled_run_of_the_ingest_image_and_pod_shape(value_
 
 def test_kafka_metrics_use_the_local_brokers_rules_in_every_mode() -> None:
     """Dashboards query one set of names: Strimzi's JMX exporter gets the rules the local broker and
-    the kafka image run (services/stockpulse/devstack/kafka-metrics.yaml)."""
+    the kafka image run (toolbox/stockpulse_toolbox/devstack/kafka-metrics.yaml)."""
     rules = (ROOT / "services" / "stockpulse" / "devstack" / "kafka-metrics.yaml").read_text()
     docs = render("all-on")
     kafka = one(docs, "Kafka")["spec"]["kafka"]["metricsConfig"]
@@ -516,6 +516,6 @@ def test_kafka_metrics_use_the_local_brokers_rules_in_every_mode() -> None:
     (configmap,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == ref["name"]]
     assert yaml.safe_load(configmap["data"][ref["key"]]) == yaml.safe_load(rules)
     dockerfile = (ROOT / "images" / "kafka" / "Dockerfile").read_text()
-    assert "services/stockpulse/devstack/kafka-metrics.yaml" in dockerfile
+    assert "toolbox/stockpulse_toolbox/devstack/kafka-metrics.yaml" in dockerfile
     broker = one(render("local-cluster"), "StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "KAFKA_METRICS_PORT", "value": "9404"} in broker["env"]

@@ -148,9 +148,19 @@ def test_every_copied_source_is_in_the_build_context(name: str) -> None:
                 assert not dockerignored(str(path), patterns), f"{name}: COPY {src} is excluded by .dockerignore"
 
 
-def test_dockerignore_keeps_the_context_small_and_the_bench_out() -> None:
+def test_dockerignore_keeps_the_context_small_and_the_toolbox_out() -> None:
     patterns = ignore_patterns()
-    for heavy in (".venv", ".jars", ".tools", ".git", ".run", "charts", "tests", "services/stockpulse/bench"):
+    for heavy in (
+        ".venv",
+        ".jars",
+        ".tools",
+        ".git",
+        ".run",
+        "charts",
+        "tests",
+        "toolbox",
+        "toolbox/stockpulse_toolbox/bench",
+    ):
         assert dockerignored(heavy, patterns), heavy
     assert not dockerignored("services/stockpulse/api", patterns)
 

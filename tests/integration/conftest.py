@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from stockpulse.devstack.api_server import ApiServer
-from stockpulse.devstack.kafka import KafkaBroker
-from stockpulse.devstack.process import free_port, free_ports
 from stockpulse.events.admin import ensure_topics
 from stockpulse.settings import Settings, load_settings
+from stockpulse_toolbox.devstack.api_server import ApiServer
+from stockpulse_toolbox.devstack.kafka import KafkaBroker
+from stockpulse_toolbox.devstack.process import free_port, free_ports
 
 
 def start_broker(run_dir) -> KafkaBroker:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from stockpulse.devstack.api_server import settings_env
-from stockpulse.devstack.ingest_job import IngestJob
-from stockpulse.devstack.metastore import LocalMetastore
-from stockpulse.devstack.process import free_port
 from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS, Settings, load_settings
+from stockpulse_toolbox.devstack.api_server import settings_env
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
+from stockpulse_toolbox.devstack.metastore import LocalMetastore
+from stockpulse_toolbox.devstack.process import free_port
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 TICKERS = list(DEFAULT_TICKERS)

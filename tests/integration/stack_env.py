@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stockpulse.devstack.process import free_ports
+from stockpulse_toolbox.devstack.process import free_ports
 
 
 def stack_env(run_dir: Path, **extra: str) -> dict[str, str]:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from stockpulse.devstack.api_server import ApiServer
 from stockpulse.events import STOCK_INSIGHTS, validation_errors
+from stockpulse_toolbox.devstack.api_server import ApiServer
 
 from tests.integration.conftest import Reply, api_settings, call, metric_total
 

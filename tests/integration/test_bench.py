@@ -9,9 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from stockpulse.bench.sqlpath import demo_like_events
 from stockpulse.lake.seed import SEED_QUERIES
 from stockpulse.settings import load_settings
+from stockpulse_toolbox.bench.sqlpath import demo_like_events
 
 from tests.integration.stack_env import bench_cli
 

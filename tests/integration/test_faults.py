@@ -5,7 +5,7 @@ again, the lake has caught up, and the books are balanced (``faults.accounting``
 no order acknowledged and missing, none twice, and an order without a 2xx only where
 the customer was told its outcome was unknown. Loopback only, bounded: six users for
 25-40 s per fault, retries for at most 150 s. The last run's figures go to
-docs/reliability.md.
+.run/figures/fault-suite.md (`make docs-figures` copies it into docs/reliability.md).
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from stockpulse.devstack.ingest_job import IngestJob
-from stockpulse.devstack.metastore import LocalMetastore
-from stockpulse.devstack.process import free_ports
 from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import load_settings
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
+from stockpulse_toolbox.devstack.metastore import LocalMetastore
+from stockpulse_toolbox.devstack.process import free_ports
 
 from tests.integration.conftest import start_broker
 from tests.integration.lake_support import encode, produce

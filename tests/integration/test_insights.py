@@ -8,10 +8,10 @@ import json
 import time
 
 import pytest
-from stockpulse.devstack.api_server import ApiServer
-from stockpulse.devstack.ingest_job import IngestJob
-from stockpulse.devstack.process import free_ports
 from stockpulse.events import stock_call_event
+from stockpulse_toolbox.devstack.api_server import ApiServer
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
+from stockpulse_toolbox.devstack.process import free_ports
 
 from tests.integration.conftest import call
 from tests.integration.lake_support import encode, lake_parts, produce

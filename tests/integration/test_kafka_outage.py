@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from stockpulse.devstack.api_server import ApiServer
+from stockpulse_toolbox.devstack.api_server import ApiServer
 
 from tests.integration.conftest import api_settings, call, metric_total, start_broker
 from tests.support import read_topic, wait_for

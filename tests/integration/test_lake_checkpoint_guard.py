@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.lake.checkpoint import drop_uncommitted_batch, has_replay_bug
 from stockpulse.lake.hadoopfs import HadoopFolder
 from stockpulse.lake.lease import CheckpointBusy, DriverLease
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
 from tests.integration.lake_support import (
     encode,

@@ -9,10 +9,10 @@ import uuid
 from collections import Counter
 
 import pytest
-from stockpulse.devstack.api_server import settings_env
-from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS
+from stockpulse_toolbox.devstack.api_server import settings_env
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
 from tests.integration.lake_support import (
     STOCKPULSE,

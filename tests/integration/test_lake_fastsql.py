@@ -10,9 +10,9 @@ import subprocess
 from collections import Counter
 
 import pytest
-from stockpulse.bench.sqlpath import fast_answers, same_answer, spark_answers
-from stockpulse.devstack.api_server import settings_env
 from stockpulse.lake.seed import SEED_QUERIES
+from stockpulse_toolbox.bench.sqlpath import fast_answers, same_answer, spark_answers
+from stockpulse_toolbox.devstack.api_server import settings_env
 
 from tests.integration.lake_support import (
     STOCKPULSE,

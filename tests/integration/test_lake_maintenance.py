@@ -20,9 +20,9 @@ from urllib.parse import unquote, urlparse
 
 import pyarrow.parquet as pq
 import pytest
-from stockpulse.devstack.api_server import settings_env
-from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.lake.maintenance import status_path
+from stockpulse_toolbox.devstack.api_server import settings_env
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
 from tests.integration.lake_support import (
     STOCKPULSE,

@@ -12,9 +12,9 @@ import time
 from collections import Counter
 
 import pytest
-from stockpulse.devstack.ingest_job import IngestJob
 from stockpulse.events import stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
 from tests.integration.lake_support import (
     encode,

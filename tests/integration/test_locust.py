@@ -108,7 +108,7 @@ def test_seed_shape_replays_the_seed_script_on_the_seed_routes(api, tmp_path):
 def test_retrying_customers_record_every_answer_even_when_no_server_answers(tmp_path):
     """What the fault suite's books rest on: a refused connection is an answer too (status 0), recorded,
     and the order is sent again with the same key until the retry budget is spent."""
-    from stockpulse.devstack.process import free_port
+    from stockpulse_toolbox.devstack.process import free_port
 
     ledger = tmp_path / "answers.jsonl"
     rows = run_locust(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import stockpulse.bench
+import stockpulse_toolbox.bench
 
-BENCH = Path(stockpulse.bench.__file__).parent
+BENCH = Path(stockpulse_toolbox.bench.__file__).parent
 
 
 def bench_imports() -> dict[str, set[str]]:

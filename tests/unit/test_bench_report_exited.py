@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from stockpulse.bench.benchstack import report_exited
-from stockpulse.devstack.process import ManagedProcess
+from stockpulse_toolbox.bench.benchstack import report_exited
+from stockpulse_toolbox.devstack.process import ManagedProcess
 
 
 def test_a_part_that_exited_is_named_with_its_log_and_a_running_one_is_not(tmp_path, capsys):

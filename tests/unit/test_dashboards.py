@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from stockpulse.dashboards.render import DASHBOARDS, OUT_DIR, rendered, stale
 from stockpulse.settings import PROJECT_ROOT
+from stockpulse_toolbox.dashboards.render import DASHBOARDS, OUT_DIR, rendered, stale
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 METRIC = re.compile(r"\b((?:stockpulse|kafka)_[a-z0-9_]+)")

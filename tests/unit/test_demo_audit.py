@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stockpulse.demo.run import audit
+from stockpulse_toolbox.demo.run import audit
 
 
 def test_a_loss_and_a_duplicate_with_equal_counts_are_both_found():

@@ -27,8 +27,8 @@ def run(code: str) -> subprocess.CompletedProcess:
 
 def test_the_spark_images_entry_points_import_without_the_apis_libraries():
     result = run(
-        "import stockpulse.cli, stockpulse.lake.ingest, stockpulse.lake.report, stockpulse.lake.maintenance, "
-        "stockpulse.lake.sql, stockpulse.lake.ingest_metrics; print('ok')"
+        "import stockpulse.cli, stockpulse.jobs.ingest, stockpulse.jobs.maintain, stockpulse.lake.report, "
+        "stockpulse.lake.sql, stockpulse.jobs.ingest_metrics; print('ok')"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

@@ -8,10 +8,10 @@ import threading
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from stockpulse.devstack.process import free_port
+from stockpulse.jobs.ingest_metrics import IngestMetrics
 from stockpulse.lake.batch_stats import BatchCounts
-from stockpulse.lake.ingest_metrics import IngestMetrics
 from stockpulse.lake.metastore_probe import call_answered, metastore_addresses, metastore_answers
+from stockpulse_toolbox.devstack.process import free_port
 
 
 def samples(metrics: IngestMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

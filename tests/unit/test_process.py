@@ -11,7 +11,7 @@ import time
 
 import psutil
 import pytest
-from stockpulse.devstack.process import ManagedProcess, free_ports
+from stockpulse_toolbox.devstack.process import ManagedProcess, free_ports
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(120)"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from stockpulse.bench.report import DOC, SOAK_MARKER, insert_rows
-from stockpulse.bench.soak import MergeWatch, SoakPlan, merge_figures, soak_rows, verdict
 from stockpulse.settings import load_settings
+from stockpulse_toolbox.bench.report import DOC, SOAK_MARKER, insert_rows
+from stockpulse_toolbox.bench.soak import MergeWatch, SoakPlan, merge_figures, soak_rows, verdict
 
 
 def plan(maintenance: bool = True, minutes: float = 30) -> SoakPlan:

@@ -1,17 +1,10 @@
 """Records of keyed orders, shared by the API workers of one host (or pod) through one SQLite file.
 
-A record holds the order's event exactly as it was first built (``attach``), so every
-attempt of the intent sends the same bytes (same ids, price and timestamps), and, once
-Kafka acknowledged one of them, the answer the client got. States:
-
-* ``pending``: an attempt is producing the event right now; until its lease ends, a
-  concurrent attempt is told to come back (409). A worker that died mid-attempt leaves
-  a pending record whose lease runs out; the next attempt takes it over.
-* ``in_doubt``: an attempt sent the event and Kafka did not confirm it; the next
-  attempt sends the same event again.
-* ``done``: the answer is stored; repeats get it without producing anything.
-
-A record for which nothing was ever sent is deleted, so a retry starts afresh.
+A record keeps the order's event as first built (``attach``), so every attempt of an intent
+sends the same bytes, and, once Kafka acknowledged one attempt, the answer the client got.
+States: ``pending`` (an attempt holds the lease; a concurrent one is told 409, a dead one's
+lease runs out), ``in_doubt`` (sent, not confirmed: the next attempt sends it again) and
+``done`` (repeats get the stored answer). A record for which nothing was sent is deleted.
 Workers of different pods do not share this file (see README, "Idempotency-Key").
 """
 
@@ -173,8 +166,8 @@ def _use_wal(db: sqlite3.Connection) -> None:
 
     gunicorn boots its workers together, and each opens the shared file. Switching a new file to
     WAL needs an exclusive lock, and SQLite answers a connection that races for it with "database
-    is locked" at once, without its busy timeout; a worker that raised here failed to boot, and
-    gunicorn then stopped the whole server. So: retry until the busy timeout, as SQLite does for
+    is locked" at once, without its busy timeout; a worker that raises here fails to boot, and
+    gunicorn then stops the whole server. So: retry until the busy timeout, as SQLite does for
     other locks. A file already in WAL needs no lock for this.
     """
     deadline = time.monotonic() + BUSY_TIMEOUT_S

@@ -1,34 +1,11 @@
 """The event publisher: owns the Kafka producers of one process and nothing else does.
 
-Two idempotent producers (``acks=all``) per process, each with its own poll thread
-(a blocking poll of one must never delay the other's delivery reports), because the
-two kinds of events need different promises:
-
-* quote checks are fire-and-forget for the request (``publish_async``); librdkafka
-  retries them for ``check_delivery_timeout_ms`` and the delivery callback counts
-  success and failure in metrics. Until acknowledged they exist only in this process's
-  queue: ``close`` flushes it, a killed process loses them;
-* orders wait for the broker's acknowledgement (``publish_sync``), at most the order
-  producer's ``message.timeout.ms``. Besides success there are two outcomes, and they
-  must not be confused:
-
-  - ``PublishRefused``: nothing was handed to Kafka (the brokers are known to be
-    unreachable, or the local queue refused the event). The event cannot land.
-  - ``PublishInDoubt``: the event was handed to Kafka and not confirmed in time, or
-    its report was an error. librdkafka reports a message that timed out while in
-    flight as failed although the broker may have written it (its
-    ``POSSIBLY_PERSISTED`` status, which the Python client does not expose), e.g.
-    when a stalled broker resumes. Such an event may still land.
-
-Health: a watch thread asks the brokers for metadata every ``WATCH_INTERVAL_S``;
-that reachability is what metrics report, and while the brokers are known to be
-down orders are refused before anything is queued. A fatal producer error (librdkafka
-gives up on the producer for good) retires the producer: its queued messages fail,
-the next publish builds a new producer, ``on_replaced`` is called and an error line
-logged, so one broken producer never leaves a worker refusing orders until restart.
-
-Producers are created on ``start`` or first use, i.e. inside each gunicorn worker
-after the fork, never in the master.
+Two idempotent producers (``acks=all``), each with its own poll thread so neither delays the
+other's delivery reports: quote checks are fire-and-forget (``publish_async``), orders wait for
+the acknowledgement (``publish_sync``) and fail as ``PublishRefused`` (nothing sent: it cannot
+land) or ``PublishInDoubt`` (sent, not confirmed: it may still land). A watch thread asks the
+brokers for metadata every ``WATCH_INTERVAL_S``; a producer that fails fatally is replaced at the
+next publish. Producers are created in each gunicorn worker after the fork (docs/reliability.md).
 """
 
 from __future__ import annotations

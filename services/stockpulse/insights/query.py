@@ -1,18 +1,11 @@
 """The insights query: a second Structured Streaming query in the ingest's Spark application.
 
-It reads the same topics as the ingest, keeps exactly the records the ingest lands
-(the same ``lake.transforms`` checks, under the same routing rules), drops repeated
-``event_id``s within the watermark, and aggregates per ticker and 10-second bucket of
-event time, with a watermark (``STOCKPULSE_INSIGHTS_WATERMARK_SECONDS``). Events older
-than the watermark are dropped by Spark and counted from the query's progress
-(``numRowsDroppedByWatermark``) in ``stockpulse_insights_late_events_total``.
-
-Each micro-batch (``foreachBatch``, update mode: the buckets it changed, with their
-totals) is applied to the driver's ``InsightsView``, which is saved beside the query's
-checkpoint; then every ticker's snapshot goes to the compacted ``stock_insights`` topic
-through Spark's own Kafka writer. The driver's main loop (``refresh``) writes the first
-snapshots of each minute into the lake table ``stock_insights`` (off the batch's path), and
-republishes when nothing arrived for a while, so windows keep sliding on a quiet market.
+It keeps exactly the records the ingest lands (the same ``lake.transforms`` checks and routing
+rules), drops repeated ``event_id``s within the watermark, and totals them per ticker and
+10-second bucket of event time; events later than the watermark are counted, not aggregated.
+Each micro-batch updates the driver's ``InsightsView`` (saved beside the checkpoint) and
+publishes every ticker's snapshot to the compacted ``stock_insights`` topic; ``refresh``
+writes each minute's first snapshots to the lake table and republishes on a quiet market.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """What one micro-batch holds, counted by the one aggregation the writer runs anyway.
 
-The writer needs the records routed per table before it merges (``MERGE`` only the tables
-that get rows). The same Spark action also counts what the ingest's metrics report, so
-they cost no extra pass over the batch (docs/performance.md: every action costs a fixed
-few hundred milliseconds on ``local[2]``):
-
-* quarantined records per topic and reason class (a reason's fixed text before any ``:``,
-  so ``unknown ticker: XYZ`` counts as ``unknown ticker`` and the label set stays small);
-* valid checks per ticker and valid orders per ticker and side;
-* valid events per table and event-time slice, from which the writer's caller computes
-  freshness (commit time minus event time) once the batch is committed. Slices are 100 ms
-  wide for events younger than a minute, 1 s up to an hour and 1 min beyond (ages from the
-  start of the current minute), so a batch of a backlog yields a bounded number of groups
-  and every slice is within 1.7 % of its events' age.
-
-Each record becomes two rows of one scan (``explode``): where it went, and, when valid,
-its event-time slice. Measured on ``local[2]`` (a busy machine) the aggregation costs 0.1
-to 0.2 s more per batch than counting the routes alone did.
+The writer needs the records routed per table before it merges; the same Spark action also counts
+what the ingest's metrics report, with no extra pass over the batch: quarantined records per topic
+and reason class (the reason's text before any ``:``), valid checks per ticker, valid orders per
+ticker and side, and valid events per table and event-time slice, for freshness. Slices are 100 ms
+wide for events younger than a minute, 1 s up to an hour and 1 min beyond (ages from the start of
+the minute), so a backlog yields a bounded number of groups.
 """
 
 from __future__ import annotations

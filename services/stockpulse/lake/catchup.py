@@ -1,20 +1,11 @@
 """When the ingest has caught up: the one rule the demo, the bench and the tests wait on.
 
-Caught up means that everything in Kafka's lake topics when we asked is committed to the
-tables, so every event acknowledged before the question is readable. From the ingest's
-progress file (``lake.progress``) and the topics' end offsets:
-
-* no batch is in flight (the last started batch has finished; both are unset when the job
-  has run none since it started);
-* Spark's last progress is that finished batch, or an idle trigger after it (the next batch
-  id, no input rows; Spark reports one after about ten idle seconds), so its end offsets are
-  the committed ones and not a batch's still being written;
-* those offsets cover every partition's end offset.
-
-The insights query (the driver's second query) has caught up when the end offsets of its
-last progress, which the driver copies into the progress file, cover the topics' end
-offsets: a backlog it still works through takes CPU from the ingest, so the bench measures
-freshness only after both are done.
+Caught up: everything in the lake topics when asked is committed, so every event acknowledged
+before the question is readable. From the progress file (``lake.progress``): no batch is in
+flight, Spark's last progress is that finished batch or an idle trigger after it (so its end
+offsets are committed ones), and those offsets cover every partition's end offset. The
+insights query has caught up when its last progress's end offsets cover the topics' ends;
+the bench waits for both, as the insights' backlog takes CPU from the ingest.
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """Start-up care of the ingest checkpoint: which batches it planned, and one Spark bug worked around.
 
-Spark 4.1.0 and 4.1.1's Kafka source throw a NullPointerException while reporting
-progress for a batch that is *replayed* after a crash (SPARK-55271 / SPARK-57438: its
-``latestPartitionOffsets`` is never set on that path; the regression came with
-SPARK-54027 in 4.1.0, and 4.1.1's Kafka connector is the newest one Maven Central serves
-for Spark 4.1). So before the query starts, an offsets-log entry without its commit is
-removed: Spark then plans that batch afresh from the last committed offsets instead of
-replaying it.
-
-The repair acts only
-
-* on the Spark versions in ``REPLAY_BUG_VERSIONS``: once a fixed release is pinned it
-  stops by itself, and Spark replays the batch as it is meant to;
-* while this process holds the checkpoint's driver lease (``lake.lease``): with another
-  driver running, the newest offsets entry may be that driver's batch in flight.
-
-It is safe because the query is stateless and its sink idempotent (``lake.writer``
-merges on ``event_id`` and Kafka coordinates) and because routing of a re-planned batch
-still follows the rules of its batch id (``lake.rules``): whatever range the re-planned
-batch covers, each record lands exactly once and where it landed before.
+Spark 4.1.0 and 4.1.1's Kafka source fail when they replay a batch whose commit was not
+recorded, so before the query starts the offsets entry of such a batch is removed and Spark
+plans it afresh from the last committed offsets. The repair acts only on the versions in
+``REPLAY_BUG_VERSIONS`` and only while this process holds the driver lease (``lake.lease``).
+It is safe because the sink is idempotent (``lake.writer``) and a re-planned batch keeps the
+rules of its batch id (``lake.rules``). Details: docs/lake.md, "Crash recovery".
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
 """The fast path of ``stockpulse sql``: DuckDB over the Iceberg tables, read by pyiceberg, no JVM.
 
-Starting Spark costs about 10 s before the first row; an analyst's small query needs
-none of it. Here pyiceberg loads each table the query names through the same Hive
-metastore (so it reads the committed snapshot, exactly once like every reader), scans
-only the columns the query uses into Arrow, and DuckDB runs the SQL over those Arrow
-tables in process.
-
-DuckDB's SQL is not Spark's, so the fast path is chosen automatically only for queries
-whose answer is the same on both (``plan`` says which): one ``SELECT`` over one lake
-table, with column references, literals, comparisons, ``AND``/``OR``/``NOT``, ``IN``,
-``BETWEEN``, ``IS [NOT] NULL``, ``COUNT``/``MIN``/``MAX``, ``SUM``/``AVG`` of integer
-columns (a sum of doubles depends on the order of addition), ``GROUP BY``, ``HAVING``,
-``ORDER BY``, ``LIMIT`` and ``DISTINCT``. Anything else goes to Spark; ``--engine duckdb``
-forces DuckDB for any ``SELECT`` over lake tables, with DuckDB's semantics and names.
-
-Answers are made to look like Spark's: columns are named as Spark names them
-(``count(stock_name)``, ``count(1)`` for ``COUNT(*)``, a column as typed), ``NULL``s sort
-first ascending and last descending, and timestamps come back as naive local times, as
-pyspark's ``collect`` returns them. Rows without ``ORDER BY`` come in another order than
-Spark's, and ties under ``ORDER BY ... LIMIT`` may be broken differently; both are
-unspecified in SQL.
+pyiceberg loads the committed snapshot of the table a query names through the Hive metastore
+and scans only the columns the query uses into Arrow; DuckDB runs the SQL in process, so a
+small query pays no Spark start. DuckDB's SQL is not Spark's: ``plan`` accepts a query only
+when its answer is the same on both (a sum of doubles, for one, depends on the order of
+addition), and answers are shaped like Spark's (column names, ``NULL`` order, timestamps).
+``--engine duckdb`` forces DuckDB. What is accepted: docs/lake.md, "Querying".
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """One driver per checkpoint: a lease file that the running ingest driver keeps renewing.
 
-Spark guards a checkpoint against a second query only inside one JVM; two drivers
-(a restarted pod beside a hung one, a second ``stockpulse ingest`` by hand) would both
-write batches and, worse, the start-up repair in ``lake.checkpoint`` of one could delete
-an offsets entry the other is working on. So the ingest takes this lease before it
-touches the checkpoint, renews it while it runs, and gives it up when it stops.
-
-Whether a holder is alive is decided in the strongest way available:
-
-* the same kernel and PID namespace as ours (one machine or one pod): the holder's
-  process (pid and start time) still exists, or it does not;
-* anywhere else: the holder renewed within its time-to-live (``renewed_at`` is its wall
-  clock, so clocks must agree to within a few seconds of the TTL).
-
-A lease is created with create-if-absent, which is atomic on HDFS and GCS. Taking over a
-dead holder's lease deletes it first, so two drivers that both found it dead can both
-believe they won; the loser finds out at its next renewal (another owner in the file)
-and stops its query.
+Spark guards a checkpoint against a second query only inside one JVM; two drivers would both
+write batches, and one's start-up repair (``lake.checkpoint``) could delete the other's batch in
+flight. A holder in our kernel and PID namespace is alive while its process (pid and start time)
+exists; elsewhere while it renewed within its TTL. The lease is created with create-if-absent;
+two drivers that both took over a dead holder's lease both believe they won until the loser's next
+renewal finds another owner and stops its query. See docs/lake.md, "One driver per checkpoint".
 """
 
 from __future__ import annotations

@@ -1,36 +1,17 @@
 """``stockpulse maintain``: keep the streaming-written tables small in metadata and files.
 
-The ingest commits one snapshot per table per trigger (about 43,000 a day at 2 s), each
-adding a small data file per partition. Left alone, every commit rewrites an ever longer
-``metadata.json``, planning reads ever more manifests and files, and freshness decays.
-Each run does, per table, Iceberg's four Spark procedures, in this order:
-
-1. ``rewrite_data_files``: compaction. Event tables are sorted by ticker and event time
-   (the report groups by ticker, analysts filter on it), ``quarantine`` is bin-packed.
-   Only files below 75% of the target size are rewritten (Iceberg's default), at most
-   ``MAX_FILES_PER_RUN`` per table and one file group at a time, with partial progress
-   committed as it goes. Safe beside the ingest: its MERGEs only append, and a rewrite
-   conflicts only with deletes.
-2. ``expire_snapshots``: snapshots older than the retention go, but never the newest
-   ``snapshots_kept``; the files only they referenced (the compacted-away small files)
-   are deleted. Time travel reaches back one retention; the streaming replay needs no old
-   snapshot (a replayed batch merges into the current one).
-3. ``rewrite_manifests``: one manifest set clustered by partition, so planning stays a
-   handful of reads.
-4. ``remove_orphan_files``: files in the table's folder that no snapshot references and
-   that are older than the safety margin (Iceberg refuses less than 24 h: a younger file
-   may belong to a commit in flight). They come from writers that died mid-commit.
-
-A step that fails is logged and reported; the others still run (a failed compaction must
-not stop expiry) and the run's exit code says something failed.
+The ingest commits a snapshot per table per trigger, each adding small data files; left
+alone, metadata, query planning and the MERGEs slow down as they pile up. Each run calls,
+per table, Iceberg's Spark procedures ``rewrite_data_files`` (event tables sorted by ticker
+and event time, the others bin-packed), ``expire_snapshots``, ``rewrite_manifests`` and
+``remove_orphan_files``. A failed step is logged and listed in the report's ``failed``; the
+others still run. Bounds, and why each step is safe beside the ingest: docs/lake.md, "Maintenance".
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,8 +22,7 @@ from pyspark.sql import SparkSession
 
 from ..events.topics import STOCK_CALL, STOCK_OPERATION
 from ..settings import Settings
-from .progress import write_progress
-from .tables import DATABASE, INSIGHTS, QUARANTINE, ensure_tables, settings_properties
+from .tables import DATABASE, INSIGHTS, QUARANTINE
 
 log = logging.getLogger(__name__)
 
@@ -186,34 +166,3 @@ def maintain(
 
 def status_path(run_dir: Path) -> Path:
     return run_dir / "maintain" / "last.json"
-
-
-def run(settings: Settings, tables: Sequence[str] | None = None, every_minutes: float | None = None) -> int:
-    """One maintenance run (or one every ``every_minutes`` until SIGTERM); 1 when a step of the last run failed.
-
-    With ``every_minutes`` the SparkSession is built at the first run, not at start, so the
-    local stack's ``up`` pays no JVM start for it.
-    """
-    from .session import build_session
-
-    stop = threading.Event()
-    if every_minutes is not None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-    spark: SparkSession | None = None
-    failed = False
-    plan = Plan.from_settings(settings)
-    try:
-        while every_minutes is None or not stop.wait(every_minutes * 60):
-            if spark is None:
-                spark = build_session(settings, "stockpulse-maintain")
-                ensure_tables(spark, settings_properties(settings))
-            report = maintain(spark, plan, tables or TABLES)
-            write_progress(status_path(settings.run_dir), report)
-            failed = bool(report["failed"])
-            if every_minutes is None:
-                break
-    finally:
-        if spark is not None:
-            spark.stop()
-    return 1 if failed else 0

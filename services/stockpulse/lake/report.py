@@ -2,17 +2,8 @@
 
 ``build_report(calls, orders)`` takes the two tables as DataFrames, so tests feed it a
 fixed event set and the CLI feeds it the Iceberg tables; it returns plain JSON data.
-Every figure is a Spark SQL query over two temp views; definitions (also in
-docs/report.md):
-
-* **imbalance** per ticker: (buy shares - sell shares) / (buy shares + sell shares), in [-1, 1].
-* **orders_per_check**: orders / checks of the ticker; **session_conversion**: of the
-  (session, ticker) pairs with a check, the share that also placed an order of that ticker.
-* **attention** (share of all checks) against **buy_concentration** (share of all money bought).
-* **unusual activity**: per ticker, events (checks + orders) in the last hour of the data
-  against that ticker's earlier hours (zeros included): z = (last - mean) / sample stddev;
-  beside it, what the live insights last said (``stock_insights`` table: the streaming
-  query's score of the last 15 minutes against the ticker's 15-minute windows).
+Every figure is a Spark SQL query over temp views; the unusual-activity section also shows
+what the live insights last said (``stock_insights``). Definitions: docs/report.md.
 """
 
 from __future__ import annotations

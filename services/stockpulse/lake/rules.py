@@ -1,22 +1,11 @@
 """Versioned routing rules, kept with the checkpoint: what makes a record valid, per batch.
 
-Whether a record goes to its table or to ``quarantine`` must not change when Spark runs
-the same micro-batch again (a replay after a crash): otherwise one record could land in
-both. So validation reads nothing that changes between runs:
-
-* no wall clock: "too far in the future" and "older than the backfill window" are
-  measured from the record's own Kafka timestamp (``lake.transforms``);
-* no live configuration: the parameters (accepted tickers, schema version, time bounds,
-  the revision of the checks' code) are written to ``<checkpoint>/routing-rules/<n>.json``
-  and each version applies from a batch id on. When the configuration changes, the next
-  start writes a new version that applies only to batches planned after that start;
-  every batch already in the offsets log, replayed or not, keeps the rules it was
-  planned under.
-
-What is not versioned is the code of the checks itself: ``CHECKS_REVISION`` names it, a
-start refuses a checkpoint whose rules came from newer checks, and a deploy that changes
-the checks makes a new version like any other change (a batch that was in flight during
-that deploy is the one exception: it is replayed with the new code).
+A replayed micro-batch must route every record as the first run did, or one record could land
+in both its table and ``quarantine``. So validation reads no wall clock (time bounds are
+measured from the record's Kafka timestamp) and no live configuration: the parameters are
+written to ``<checkpoint>/routing-rules/<n>.json``, each version applying from a batch id on.
+``CHECKS_REVISION`` names the checks' code; a start refuses rules written by newer checks.
+Details: docs/lake.md, "Deterministic routing".
 """
 
 from __future__ import annotations

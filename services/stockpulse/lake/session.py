@@ -21,8 +21,9 @@ from pathlib import Path
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from ..devstack.paths import SPARK_JARS
-from ..settings import Settings
+from ..settings import JARS_DIR, Settings
+
+SPARK_JARS = JARS_DIR / "spark"
 
 
 def extra_jars() -> list[str]:

@@ -1,27 +1,11 @@
 """Writing one micro-batch into the tables, idempotently and with few Spark actions.
 
-Spark replays a micro-batch whose commit was not recorded in the checkpoint (a
-driver killed mid-batch), so every write here must be harmless when repeated:
-event rows are ``MERGE``d on ``event_id`` alone (which also drops duplicates that
-arrive in different batches, whatever their timestamps) and quarantine rows on their
-Kafka coordinates. Each batch is validated with the rules of its batch id
-(``lake.rules``), so a repeated batch also routes each record where it went before.
-Each ``MERGE`` is one atomic Iceberg commit, so a reader sees a batch's rows for
-a table all at once or not at all.
-
-Every Spark action costs a fixed few hundred milliseconds on ``local[2]``, which is
-most of a small batch's time (docs/performance.md): the batch is parsed and
-validated once (cached), one aggregation counts what goes where, and only the
-tables that receive rows get a ``MERGE``.
-
-The Kafka records are read once per batch: each topic's validation filters the same
-rows, and without the cache of the decoded batch both would fetch every record of both
-topics from Kafka. They are read in as many tasks as the application has cores (Spark's
-default parallelism: 2 on ``local[2]``, the executors' cores in a cluster), not one per
-Kafka partition when there are more partitions than that (a coalesce, so no shuffle).
-Measured alone on ``local[2]``, the two together raised the sustained catch-up rate from
-about 11,200 to 14,200 events/s with slightly less CPU (docs/performance.md, "Ingest CPU
-per event").
+Spark replays a batch whose commit was not recorded, so every write is harmless when
+repeated: event rows are ``MERGE``d on ``event_id`` alone (which also drops re-sent events,
+whatever their timestamps), quarantine rows on their Kafka coordinates, and each batch is
+validated with the rules of its batch id (``lake.rules``). Kafka is read once per batch, in
+as many tasks as the application has cores; one aggregation counts what goes where, and only
+tables that receive rows get a ``MERGE`` (docs/lake.md, "Exactly once"; docs/performance.md).
 """
 
 from __future__ import annotations

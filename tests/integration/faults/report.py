@@ -1,17 +1,18 @@
-"""The fault suite's last run as the table in docs/reliability.md (between its two markers)."""
+"""The fault suite's last run as a table under .run/figures/; ``make docs-figures`` puts it into
+docs/reliability.md between its two markers."""
 
 from __future__ import annotations
 
 import os
 import platform
 import time
+from pathlib import Path
 from typing import Any
 
 from stockpulse.settings import PROJECT_ROOT
 
-DOC = PROJECT_ROOT / "docs" / "reliability.md"
-BEGIN = "<!-- fault-suite:begin (written by tests/integration/test_faults.py; do not edit by hand) -->"
-END = "<!-- fault-suite:end -->"
+#: Where the suite leaves its table (``stockpulse_toolbox.figures`` reads it from there).
+FIGURES = PROJECT_ROOT / ".run" / "figures" / "fault-suite.md"
 
 HEADER = (
     "| fault | answers given | order intents: 201 / in doubt at the end | order events in Kafka (distinct orders) "
@@ -44,8 +45,7 @@ def render(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write(rows: list[dict[str, Any]]) -> None:
-    text = DOC.read_text()
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOC.write_text(f"{head}{BEGIN}\n{render(rows)}\n{END}{tail}")
+def write(rows: list[dict[str, Any]]) -> Path:
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(render(rows) + "\n")
+    return FIGURES

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from stockpulse.devstack.api_server import ApiServer
-from stockpulse.devstack.ingest_job import IngestJob
-from stockpulse.devstack.kafka import KafkaBroker
-from stockpulse.devstack.process import free_ports
 from stockpulse.settings import Settings, load_settings
+from stockpulse_toolbox.devstack.api_server import ApiServer
+from stockpulse_toolbox.devstack.ingest_job import IngestJob
+from stockpulse_toolbox.devstack.kafka import KafkaBroker
+from stockpulse_toolbox.devstack.process import free_ports
 
 BIN = Path(sys.executable).parent
 LOCUSTFILE = Path(__file__).resolve().parents[3] / "loadtest" / "locustfile.py"

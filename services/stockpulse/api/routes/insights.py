@@ -1,21 +1,11 @@
 """Live signals: ``GET /stocks/<ticker>/insights`` and ``GET /insights?sort=...&limit=N``.
 
-Both answer from this worker's ``InsightsView`` (the compacted ``stock_insights`` topic
-the streaming insights query keeps up to date), never from the lake, so they are as
-cheap as a dict lookup. Every answer carries ``as_of``, ``staleness_s`` (now minus
-``as_of``) and ``stale`` (staleness above ``STOCKPULSE_INSIGHTS_STALE_AFTER_S``): old
-signals are flagged, never hidden, because a stopped insights job must be visible to
-the client rather than look like a quiet market. Until this worker has read the topic to
-its end once and holds a snapshot for what was asked, the answer is 503 with
-``Retry-After``: an empty answer would be indistinguishable from "no activity".
-
-These routes produce no event. ``stock_call`` is the contract of a quote check, and
-reading signals is not one; counting it as a check would also feed the attention
-signal with its own readers (a dashboard polling ``/insights`` would push its tickers
-up the ranking it displays).
-
-Only the configured tickers are served, as for quotes: the topic may hold others
-(another deployment's tickers, or ones removed from ``STOCKPULSE_TICKERS``).
+Both answer from this worker's ``InsightsView`` (the compacted ``stock_insights`` topic),
+never from the lake. Every answer carries ``as_of``, ``staleness_s`` and ``stale``: old
+signals are flagged, not hidden, so a stopped insights job does not look like a quiet market.
+Until the worker has read the topic to its end and holds what was asked, the answer is 503
+with ``Retry-After``. Only the configured tickers are served. These routes produce no event:
+reading signals is not a quote check (README, "Live insights").
 """
 
 from __future__ import annotations

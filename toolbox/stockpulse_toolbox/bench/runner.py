@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from stockpulse.settings import Settings
+
+from ..devstack.metastore import LocalMetastore
 from ..devstack.process import free_port
-from ..settings import Settings
 from . import report
 from .api import CeilingServer, measure_all, measure_pipeline
 from .benchstack import (
@@ -150,15 +152,14 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     say(f"figures written to {out}")
     if ok:
         drop_data(run_dir)
-        if not quick and report.add_doc_row(figures):
-            say(f"row added to {report.DOC}")
+        if not quick:
+            say(f"`make docs-figures` adds its row to {report.DOC}")
     print(json.dumps({"targets": figures["targets"], "out": str(out)}, indent=2))
     return 0 if ok else 1
 
 
 def _lake(bench: Settings, plan: Plan, stops: Stops) -> tuple[dict, dict, dict, Any, Any]:
     """SQL, ingest and freshness figures; the ingest job and the metastore are left running."""
-    from ..devstack.metastore import LocalMetastore
     from .lake import measure_freshness, measure_ingest, start_ingest
     from .sqlpath import measure_sql
 

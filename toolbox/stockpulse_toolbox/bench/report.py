@@ -1,4 +1,4 @@
-"""The bench's output: the JSON figures, the targets they meet or miss, and the dated row in docs/performance.md."""
+"""The bench's output: the JSON figures, the targets they meet or miss, and its row for docs/performance.md."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from stockpulse.settings import PROJECT_ROOT
+
 from ..devstack.paths import KAFKA_JARS
-from ..settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "performance.md"
 #: ``stockpulse bench`` adds its row just above this line of docs/performance.md.
@@ -162,11 +163,6 @@ def doc_row(figures: dict[str, Any]) -> str:
         figures.get("note") or _other_work(load("mixed")),
     ]
     return "| " + " | ".join(cells) + " |"
-
-
-def add_doc_row(figures: dict[str, Any], doc: Path = DOC) -> bool:
-    """Insert the run's row above the marker; False when the doc or its marker is missing."""
-    return insert_rows(doc, ROWS_MARKER, [doc_row(figures)])
 
 
 def insert_rows(doc: Path, marker: str, rows: list[str]) -> bool:

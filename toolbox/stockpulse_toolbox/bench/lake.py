@@ -26,14 +26,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from stockpulse.events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
+from stockpulse.events.admin import ensure_topics, topic_end_offsets
+from stockpulse.events.topics import LAKE_TOPICS
+from stockpulse.lake.catchup import caught_up
+from stockpulse.lake.progress import progress_path, read_progress
+from stockpulse.settings import Settings, load_settings
+
 from ..devstack.api_server import settings_env
 from ..devstack.ingest_job import IngestJob
-from ..events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
-from ..events.admin import topic_end_offsets
-from ..events.topics import LAKE_TOPICS
-from ..lake.catchup import caught_up
-from ..lake.progress import progress_path, read_progress
-from ..settings import Settings
+from ..devstack.kafka import KafkaBroker
+from ..devstack.metastore import LocalMetastore
 from .api import group_cpu_seconds
 from .stats import percentiles
 
@@ -347,17 +350,13 @@ def start_ingest(settings: Settings) -> IngestJob:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Ingest throughput alone, for trying knobs: ``python -m stockpulse.bench.lake --events 300000``.
+    """Ingest throughput alone, for trying knobs: ``python -m stockpulse_toolbox.bench.lake --events 300000``.
 
     Uses the user's settings (e.g. ``STOCKPULSE_MAX_OFFSETS_PER_TRIGGER``) on fresh ports and folders.
     """
     import argparse
     import tempfile
 
-    from ..devstack.kafka import KafkaBroker
-    from ..devstack.metastore import LocalMetastore
-    from ..events.admin import ensure_topics
-    from ..settings import load_settings
     from .benchstack import bench_settings, drop_data
 
     parser = argparse.ArgumentParser(description="ingest throughput from a pre-filled topic")

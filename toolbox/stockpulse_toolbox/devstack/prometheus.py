@@ -17,7 +17,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..settings import PROJECT_ROOT, Settings
+from stockpulse.settings import PROJECT_ROOT, Settings
+
 from .process import ManagedProcess, wait_until
 
 RULES = PROJECT_ROOT / "charts" / "stockpulse" / "rules" / "stockpulse.rules.yaml"

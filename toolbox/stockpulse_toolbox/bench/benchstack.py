@@ -14,11 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stockpulse.events.admin import ensure_topics
+from stockpulse.settings import Settings
+
 from ..devstack.api_server import ApiServer
 from ..devstack.kafka import KafkaBroker
 from ..devstack.process import ManagedProcess, free_ports
-from ..events.admin import ensure_topics
-from ..settings import Settings
 
 #: What a measurement started, in order, as (name, stop): ``stop_all`` stops them in reverse.
 Stops = list[tuple[str, Callable[[], Any]]]

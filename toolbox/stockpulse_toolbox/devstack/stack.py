@@ -20,8 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..events.admin import ensure_topics
-from ..settings import Settings
+from stockpulse.events.admin import ensure_topics, topic_end_offsets
+from stockpulse.events.topics import LAKE_TOPICS
+from stockpulse.lake.progress import lag
+from stockpulse.settings import Settings
+
 from .api_server import ApiServer
 from .ingest_job import IngestJob
 from .kafka import KafkaBroker
@@ -148,9 +151,6 @@ def parts(settings: Settings) -> list[Part]:
 
 def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[str, Any]:
     """Last batch, rows per second and lag per topic, for ``status``."""
-    from ..events.admin import topic_end_offsets
-    from ..events.topics import LAKE_TOPICS
-    from ..lake.progress import lag
 
     if progress is None:
         return {"detail": "starting", "lag": None}

@@ -7,11 +7,12 @@ import sys
 import time
 from typing import Any
 
-from ..events.admin import topic_end_offsets
-from ..events.topics import LAKE_TOPICS
-from ..lake.catchup import caught_up, insights_caught_up
-from ..lake.progress import progress_path, read_progress
-from ..settings import Settings
+from stockpulse.events.admin import topic_end_offsets
+from stockpulse.events.topics import LAKE_TOPICS
+from stockpulse.lake.catchup import caught_up, insights_caught_up
+from stockpulse.lake.progress import progress_path, read_progress
+from stockpulse.settings import Settings
+
 from .api_server import settings_env
 from .process import ManagedProcess, wait_until
 

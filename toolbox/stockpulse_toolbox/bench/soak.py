@@ -31,12 +31,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from stockpulse.events.topics import STOCK_CALL, STOCK_OPERATION
+from stockpulse.lake.maintenance import TABLES, status_path
+from stockpulse.lake.progress import read_progress
+from stockpulse.lake.seed import SEED_QUERIES
+from stockpulse.settings import Settings
+
 from ..devstack.ingest_job import IngestJob
 from ..devstack.maintain_job import MaintainJob
 from ..devstack.metastore import LocalMetastore
-from ..events.topics import STOCK_CALL, STOCK_OPERATION
-from ..lake.maintenance import TABLES
-from ..settings import Settings
 from .benchstack import Stops, bench_settings, drop_data, report_exited, say, start_api, start_kafka, stop_all
 from .lake import iceberg_catalog, visible_at
 from .stats import percentiles
@@ -195,7 +198,7 @@ def table_figures(settings: Settings) -> dict[str, dict[str, int]]:
 
 def seed_query_figures(settings: Settings, spark: bool) -> dict[str, Any]:
     """The seed's six queries: fast path cold seconds each and, with ``spark``, one Spark command with all six."""
-    from ..lake.seed import SEED_QUERIES
+
     from .sqlpath import time_command, time_fast_path
 
     fast = time_fast_path(settings, repeats=1)
@@ -325,8 +328,6 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
 def last_maintenance_run(settings: Settings, timeout: float) -> dict[str, Any]:
     """The report of the last finished maintenance run, waiting for the first one if none finished yet:
     a soak "with maintenance" whose maintenance never ran measured nothing of it."""
-    from ..lake.maintenance import status_path
-    from ..lake.progress import read_progress
 
     deadline = time.monotonic() + timeout
     while (report := read_progress(status_path(settings.run_dir))) is None:
@@ -399,7 +400,7 @@ def soak_rows(figures: dict[str, Any]) -> list[str]:
 
 
 def run(settings: Settings, out: Path, minutes: float, which: tuple[bool, ...]) -> int:
-    """``stockpulse bench --soak MINUTES``: the soaks, figures to ``out``, a doc row per soak of 30 minutes or more."""
+    """``stockpulse bench --soak MINUTES``: the soaks, figures to ``out`` (``make docs-figures`` copies them)."""
     from . import report
 
     started_at = time.time()
@@ -421,6 +422,6 @@ def run(settings: Settings, out: Path, minutes: float, which: tuple[bool, ...]) 
     figures["seconds_total"] = round(time.time() - started_at, 1)
     report.write_json(out, figures)
     say(f"figures written to {out}")
-    if ok and minutes >= DOC_MINUTES and report.insert_rows(report.DOC, report.SOAK_MARKER, soak_rows(figures)):
-        say(f"rows added to {report.DOC}")
+    if ok and minutes >= DOC_MINUTES:
+        say(f"`make docs-figures` adds its rows to {report.DOC}")
     return 0 if ok else 1

@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..settings import ENV_NAMES, Settings
+from stockpulse.settings import ENV_NAMES, Settings
+
 from .paths import venv_bin
 from .process import ManagedProcess, port_open, wait_until
 

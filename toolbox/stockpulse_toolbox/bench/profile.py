@@ -2,7 +2,7 @@
 
 Run it (py-spy from PyPI: ``.venv/bin/pip install py-spy==0.4.3``)::
 
-    .venv/bin/python -m stockpulse.bench.profile --mix mixed --seconds 15 [--out .run/profile-mixed.txt]
+    .venv/bin/python -m stockpulse_toolbox.bench.profile --mix mixed --seconds 15 [--out .run/profile-mixed.txt]
 
 It starts its own Kafka broker and API on free loopback ports (the user's workers/threads),
 drives ``wrk`` at 50 connections, records every worker with py-spy (``--idle`` off: threads
@@ -21,11 +21,12 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from stockpulse.events.admin import ensure_topics
+from stockpulse.settings import load_settings
+
 from ..devstack.api_server import ApiServer
 from ..devstack.kafka import KafkaBroker
 from ..devstack.paths import venv_bin
-from ..events.admin import ensure_topics
-from ..settings import load_settings
 from .benchstack import bench_settings, drop_data, wait_ready
 from .wrk import ensure_wrk, run_wrk
 

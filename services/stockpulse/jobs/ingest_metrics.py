@@ -33,9 +33,10 @@ from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFam
 from prometheus_client.registry import Collector
 
 from ..events.topics import LAKE_TOPICS
-from .batch_stats import BatchCounts
-from .metastore_probe import metastore_answers
-from .tables import QUARANTINE
+from ..insights.query import late_events
+from ..lake.batch_stats import BatchCounts
+from ..lake.metastore_probe import metastore_answers
+from ..lake.tables import QUARANTINE
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +256,6 @@ def progress_listener(metrics: IngestMetrics, ingest_query: str, insights_query:
     insights query's feeds only its late-event counter.
     """
     from pyspark.sql.streaming import StreamingQueryListener
-
-    from ..insights.query import late_events
 
     class ProgressListener(StreamingQueryListener):
         def onQueryStarted(self, event) -> None:

@@ -12,9 +12,10 @@ import sys
 import time
 from typing import Any
 
-from ..lake.maintenance import status_path
-from ..lake.progress import read_progress
-from ..settings import Settings
+from stockpulse.lake.maintenance import status_path
+from stockpulse.lake.progress import read_progress
+from stockpulse.settings import Settings
+
 from .api_server import settings_env
 from .process import ManagedProcess
 

@@ -1,15 +1,11 @@
 """A simulated week of customer behaviour, produced to Kafka with past event timestamps.
 
-The same event model as live traffic (``events.model``), so the ingest lands it like any
-other event and the insights query folds it into every ticker's baseline. The volume
-follows a daily shape (busier in US market hours, quiet at night and on weekends) and
-Zipf-like popularity, with at least a few events per ticker and hour, so every hour of
-every ticker has a baseline to compare with.
-
-Event timestamps are in the past, Kafka timestamps are now: the ingest accepts them while
-they are within ``STOCKPULSE_BACKFILL_DAYS`` of their Kafka timestamp. Run once per run
-folder, before the ingest starts (``stack.up(before=...)``): events older than the insights
-query's watermark when they arrive are late, counted and left out of the windows.
+It uses the live traffic's event model (``events.model``), so the ingest lands it like any other
+event and the insights query folds it into every ticker's baseline. Volume follows a daily shape
+(busier in US market hours, quiet at night and on weekends) and Zipf-like popularity, with a few
+events per ticker and hour at least. The ingest accepts the past timestamps within
+``STOCKPULSE_BACKFILL_DAYS`` of their Kafka timestamp. Run it once per run folder, before the ingest
+starts (``stack.up(before=...)``): events that arrive behind the insights query's watermark are late.
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
+from stockpulse.events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
 
 HOUR_MS = 3_600_000
 

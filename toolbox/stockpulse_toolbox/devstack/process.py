@@ -1,16 +1,11 @@
 """A background process known by its pid file, so ``up``, ``down`` and ``status`` can run in separate shells.
 
-A pid alone does not name a process for long: once ours exits, the kernel may hand its
-number to any other program, and a stale pid file would then make ``down`` kill a
-stranger. So the pid file records who the process is, and every signal checks it first:
-
-* the leader (the process ``start`` launched, head of its own session and process
-  group) must still have the start time and command line recorded at launch (a pid
-  and a start time name one process since boot; the command line guards the rest);
-* the processes left in its group (gunicorn's workers, the JVM pyspark starts) are
-  recognised by a random tag that ``start`` put in the environment they inherited.
-
-A process that fails these checks is left alone and its pid file dropped.
+A pid alone does not name a process for long: the kernel may give an exited process's number
+to any other program. So the pid file records who the process is, and every signal checks it
+first: the leader (head of its own session and process group) must still have its recorded
+start time and command line, and the rest of its group (gunicorn's workers, the JVM pyspark
+starts) must carry the random tag ``start`` put in their environment. A process that fails
+these checks is left alone and its pid file dropped.
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..settings import PROJECT_ROOT
+from stockpulse.settings import JARS_DIR
 
-JARS_DIR = PROJECT_ROOT / ".jars"
 KAFKA_JARS = JARS_DIR / "kafka"
 SPARK_JARS = JARS_DIR / "spark"
 DERBY_JARS = JARS_DIR / "derby"

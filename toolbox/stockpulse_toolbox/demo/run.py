@@ -12,7 +12,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..settings import Settings
+from stockpulse.lake.report import report_from_lake
+from stockpulse.lake.report_render import print_report, render_html
+from stockpulse.lake.session import build_session
+from stockpulse.settings import Settings
+
+from ..devstack import stack
+from ..devstack.ingest_job import IngestJob
 from .driver import run_load
 
 
@@ -71,7 +77,6 @@ def wait_for_lake(settings: Settings, run_id: str, acknowledged: dict[str, list[
     """Caught up (the one rule, ``lake.catchup``), then every acknowledged id looked up. A check's
     event is sent after its 200 (asynchronously), so one may reach Kafka after the first catch-up:
     while ids are missing and time is left, catch up again."""
-    from ..devstack.ingest_job import IngestJob
 
     job = IngestJob(settings)
     deadline = time.monotonic() + timeout
@@ -129,10 +134,6 @@ def show_burst(settings: Settings, run_id: str, load, timeout: float = 90.0) -> 
 
 
 def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int:
-    from ..devstack import stack
-    from ..lake.report import report_from_lake
-    from ..lake.report_render import print_report, render_html
-    from ..lake.session import build_session
 
     run_id = f"demo-{uuid.uuid4().hex[:8]}"
     html = settings.run_dir / "report.html"

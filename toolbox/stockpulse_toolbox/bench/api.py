@@ -8,10 +8,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from stockpulse.settings import Settings
+
 from ..devstack.api_server import settings_env
 from ..devstack.paths import venv_bin
 from ..devstack.process import ManagedProcess, group_stats, port_open, wait_until
-from ..settings import Settings
 from .wrk import WrkResult, run_wrk
 
 #: The loads in the order they run; the ceiling first, on its own server.
@@ -51,7 +52,7 @@ class CeilingServer(GunicornServer):
     """``bench.ceiling:app``, the constant answer, on the API's gunicorn settings."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, "ceiling", "stockpulse.bench.ceiling:app")
+        super().__init__(settings, "ceiling", "stockpulse_toolbox.bench.ceiling:app")
 
 
 def group_cpu_seconds(pgid: int | None, reaped: bool = False) -> float:

@@ -30,10 +30,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stockpulse.events import stock_call_event, stock_operation_event
+from stockpulse.events.admin import ensure_topics
+from stockpulse.events.topics import STOCK_CALL, STOCK_OPERATION
+from stockpulse.lake import fastsql
+from stockpulse.lake.seed import ORDERED, SEED_QUERIES
+from stockpulse.lake.sql import jsonable
+from stockpulse.settings import Settings, load_settings
+
 from ..devstack.api_server import settings_env
-from ..events.topics import STOCK_CALL, STOCK_OPERATION
-from ..lake.seed import ORDERED, SEED_QUERIES
-from ..settings import Settings
+from ..devstack.kafka import KafkaBroker
+from ..devstack.metastore import LocalMetastore
+from ..devstack.process import free_port
 
 DEMO_EVENTS = 1_000
 REPEATS = 5
@@ -77,8 +85,6 @@ def spark_answers(settings: Settings, queries: list[str], timeout: float = 300) 
 
 def fast_answers(settings: Settings, queries: list[str]) -> list[dict[str, Any]]:
     """The same from the fast path, as JSON data."""
-    from ..lake import fastsql
-    from ..lake.sql import jsonable
 
     return [
         {"columns": columns, "rows": json.loads(json.dumps([jsonable(r) for r in rows]))}
@@ -98,7 +104,6 @@ def same_answer(query: str, one: dict[str, Any], other: dict[str, Any]) -> bool:
 
 def time_fast_path(settings: Settings, repeats: int = REPEATS) -> dict[str, dict[str, float]]:
     """Seconds per seed query: cold (a new catalog connection and table load) and the median of ``repeats`` more."""
-    from ..lake import fastsql
 
     figures: dict[str, dict[str, float]] = {}
     for query in SEED_QUERIES:
@@ -150,7 +155,6 @@ def measure_queries(settings: Settings, spark_command: bool = True) -> dict[str,
 
 def demo_like_events(tickers: tuple[str, ...], events: int, order_share: float = 0.23) -> list[tuple[str, dict]]:
     """(topic, event) pairs: checks per ticker Zipf-like and all different, orders spread over the tickers."""
-    from ..events import stock_call_event, stock_operation_event
 
     checks = round(events * (1 - order_share))
     weights = [1.0 / (rank + 1) for rank in range(len(tickers))]
@@ -172,9 +176,6 @@ def demo_like_events(tickers: tuple[str, ...], events: int, order_share: float =
 def measure_sql(bench: Settings, events: int = DEMO_EVENTS, spark_command: bool = True) -> dict[str, Any]:
     """A demo-sized lake of its own (metastore, warehouse, checkpoint under ``<run>/sql``), then the figures."""
     from confluent_kafka import Producer
-
-    from ..devstack.metastore import LocalMetastore
-    from ..devstack.process import free_port
 
     settings = bench.with_overrides(run_dir=bench.run_dir / "sql", metastore_port=free_port())
     metastore = LocalMetastore(settings)
@@ -207,13 +208,10 @@ def measure_sql(bench: Settings, events: int = DEMO_EVENTS, spark_command: bool 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The SQL figures alone: ``python -m stockpulse.bench.sqlpath [--events 1000]`` (own Kafka, own folders)."""
+    """The SQL figures alone: ``python -m stockpulse_toolbox.bench.sqlpath [--events 1000]`` (own Kafka, folders)."""
     import argparse
     import tempfile
 
-    from ..devstack.kafka import KafkaBroker
-    from ..events.admin import ensure_topics
-    from ..settings import load_settings
     from .benchstack import bench_settings, drop_data
 
     parser = argparse.ArgumentParser(description="the seed queries on the fast path and on Spark")

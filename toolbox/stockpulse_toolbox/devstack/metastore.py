@@ -11,7 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..settings import Settings
+from stockpulse.settings import Settings
+
 from .process import ManagedProcess, port_open, wait_until
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
+from stockpulse.settings import PROJECT_ROOT
 
-from ..settings import PROJECT_ROOT
 from . import api, business, pipeline
 from .common import as_json
 
