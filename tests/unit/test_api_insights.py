@@ -1,4 +1,4 @@
-"""The insights routes against an ``InsightsView`` fed by hand through ``apply``, the consumer thread's own path.
+"""The insights routes against an ``InsightsFeed`` fed by hand through ``apply``, the consumer thread's own path.
 
 Snapshots are written out here to satisfy the ``stock_insights`` v1 schema (checked), and
 every expected value (order, staleness, rows) is worked out by hand, not by the code under
@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 from stockpulse.api import create_app
-from stockpulse.api.insights_view import InsightsView
+from stockpulse.api.insights_feed import InsightsFeed
 from stockpulse.api.metrics import record_insights_invalid
 from stockpulse.events import STOCK_INSIGHTS, validation_errors
 from stockpulse.prices import SimulatedPrices
@@ -82,13 +82,13 @@ def snapshot(
     return value
 
 
-def put(view: InsightsView, value: dict[str, Any]) -> str:
+def put(view: InsightsFeed, value: dict[str, Any]) -> str:
     return view.apply(value["stock_name"].encode(), json.dumps(value).encode())
 
 
 @pytest.fixture
-def view() -> InsightsView:
-    return InsightsView(None, clock=lambda: NOW, on_invalid=record_insights_invalid)
+def view() -> InsightsFeed:
+    return InsightsFeed(None, clock=lambda: NOW, on_invalid=record_insights_invalid)
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_tombstone_removes_the_ticker(client, view):
 
 def test_a_view_still_reading_the_topic_answers_503(settings, publisher):
     """A Kafka-backed view is not caught up before its first read reached the end of the topic."""
-    view = InsightsView("127.0.0.1:1", clock=lambda: NOW)  # nothing listens there: it never catches up
+    view = InsightsFeed("127.0.0.1:1", clock=lambda: NOW)  # nothing listens there: it never catches up
     put(view, snapshot("GOOG"))  # possibly superseded further down the topic
     client = create_app(settings, publisher=publisher, insights=view).test_client()
     try:
@@ -237,7 +237,7 @@ def test_the_shared_contract_vectors_are_stored_or_skipped(client, view):
 
 def test_view_remembers_its_first_snapshot_and_reports_its_age():
     clock = [NOW]
-    view = InsightsView(None, clock=lambda: clock[0])
+    view = InsightsFeed(None, clock=lambda: clock[0])
     assert (view.has_snapshot(), view.first_snapshot_at, view.age_s()) == (False, None, None)
     view.apply(b"GOOG", b"not json")
     assert view.has_snapshot() is False
@@ -277,7 +277,7 @@ RANKED = {
 
 
 @pytest.fixture
-def ranked(view) -> InsightsView:
+def ranked(view) -> InsightsFeed:
     for i, (ticker, spec) in enumerate(RANKED.items()):
         put(view, snapshot(ticker, age_s=10 + i, checks=50 - i, **spec))
     put(view, snapshot("ZZZZ", rank=1, imbalance=None, score=99.0))  # in the topic, not a configured ticker

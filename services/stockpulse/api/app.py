@@ -12,7 +12,7 @@ from ..settings import Settings, load_settings
 from . import metrics
 from .errors import ApiError, register_error_handlers
 from .idempotency_store import IdempotencyStore
-from .insights_view import InsightsView
+from .insights_feed import InsightsFeed
 from .routes import docs, health, orders, quotes, root
 from .routes import insights as insights_routes  # the name ``insights`` is create_app's parameter
 
@@ -23,7 +23,7 @@ def create_app(
     settings: Settings | None = None,
     publisher: Publisher | None = None,
     prices: PriceProvider | None = None,
-    insights: InsightsView | None = None,
+    insights: InsightsFeed | None = None,
 ) -> Flask:
     """Build the app; tests pass their own settings, publisher, price source or insights view.
 
@@ -31,7 +31,7 @@ def create_app(
     brokers, unless a ``publisher`` was passed: a caller that keeps the app off Kafka for
     events (the unit tests) must not have it read a real broker for insights behind its
     back, so it gets an empty view without Kafka (insights answer 503) and passes a view
-    filled through ``InsightsView.apply`` when it wants some.
+    filled through ``InsightsFeed.apply`` when it wants some.
     """
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -54,7 +54,7 @@ def create_app(
     app.extensions["stockpulse.idempotency"] = IdempotencyStore(settings.idempotency_path, settings.idempotency_ttl_s)
     if insights is None:
         bootstrap = settings.kafka_bootstrap if publisher is None else None
-        insights = InsightsView(bootstrap, on_invalid=metrics.record_insights_invalid)
+        insights = InsightsFeed(bootstrap, on_invalid=metrics.record_insights_invalid)
     app.extensions["stockpulse.insights"] = insights
 
     @app.before_request

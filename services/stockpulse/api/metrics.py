@@ -27,7 +27,7 @@ from prometheus_client import (
 )
 
 from ..events.topics import EVENT_TOPICS
-from .insights_view import INVALID_REASONS as INSIGHTS_INVALID_REASONS
+from .insights_feed import INVALID_REASONS as INSIGHTS_INVALID_REASONS
 
 ALL_TOPIC_NAMES = EVENT_TOPICS
 

@@ -1,6 +1,6 @@
 """Live signals: ``GET /stocks/<ticker>/insights`` and ``GET /insights?sort=...&limit=N``.
 
-Both answer from this worker's ``InsightsView`` (the compacted ``stock_insights`` topic),
+Both answer from this worker's ``InsightsFeed`` (the compacted ``stock_insights`` topic),
 never from the lake. Every answer carries ``as_of``, ``staleness_s`` and ``stale``: old
 signals are flagged, not hidden, so a stopped insights job does not look like a quiet market.
 Until the worker has read the topic to its end and holds what was asked, the answer is 503
@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..deps import known_ticker, settings
 from ..errors import ApiError
-from ..insights_view import InsightsView
+from ..insights_feed import InsightsFeed
 
 bp = Blueprint("insights", __name__)
 
@@ -32,7 +32,7 @@ RETRY_AFTER_S = 2
 _LIMIT = re.compile(r"^[0-9]{1,3}$")
 
 
-def view() -> InsightsView:
+def view() -> InsightsFeed:
     return current_app.extensions["stockpulse.insights"]
 
 
@@ -40,7 +40,7 @@ def _not_ready(message: str) -> ApiError:
     return ApiError(503, "insights_not_ready", message, retry_after_s=RETRY_AFTER_S)
 
 
-def _caught_up(insights: InsightsView) -> None:
+def _caught_up(insights: InsightsFeed) -> None:
     if not insights.caught_up():
         raise _not_ready("this server is still reading the latest insights; retry shortly")
 

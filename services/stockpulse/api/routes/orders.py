@@ -2,7 +2,7 @@
 
 An order is answered 201 only after Kafka acknowledged its event; 503 when it was
 refused before anything was sent, 504 when it was sent but not confirmed (it may
-land); both routes take an ``Idempotency-Key`` (see ``api.ordering``). Validation
+land); both routes take an ``Idempotency-Key`` (see ``api.order_placement``). Validation
 happens before anything is produced, so a rejected order never leaves an event.
 """
 
@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 
 from ..deps import known_ticker, settings
 from ..errors import ApiError
-from ..ordering import Order, Placed, place
+from ..order_placement import Order, Placed, place
 
 bp = Blueprint("orders", __name__)
 

@@ -85,7 +85,7 @@ def parse_snapshot(key: bytes | str | None, value: bytes | str) -> tuple[str, di
     return ticker, snapshot
 
 
-class InsightsView:
+class InsightsFeed:
     """The latest snapshot per ticker, fed by a daemon consumer thread (or by hand through ``apply``).
 
     ``bootstrap`` None makes a view without Kafka: ``start`` does nothing and the view
