@@ -66,7 +66,7 @@ debian_tools() {  # debian_tools WHY COMMAND:PACKAGE...: install Debian's packag
 debian_tools "the HTML report test (headless screenshot)" chromium:chromium
 debian_tools "the benchmark's HTTP load (make bench)" wrk:wrk
 debian_tools "the local stack's Prometheus and the rules' tests (promtool)" prometheus:prometheus promtool:prometheus
-# Images and the local cluster (../shared/notes/kubernetes-here.md): podman/buildah build,
+# Images and the local cluster (docs/deploy.md, "Facts about this kind of machine"): podman/buildah build,
 # mmdebstrap makes the base when no registry answers, containerd and runc run the pods.
 debian_tools "make images and the local cluster" podman:podman buildah:buildah mmdebstrap:mmdebstrap \
   runc:runc containerd:containerd ctr:containerd /usr/lib/cni/bridge:containernetworking-plugins \

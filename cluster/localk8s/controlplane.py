@@ -48,7 +48,7 @@ def start_apiserver(layout: Layout) -> None:
             layout.binary("kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{layout.etcd_port}",
             # Pods reach the API server through the `kubernetes` Service, whose endpoint is
-            # the advertised address; it must not be loopback (kubernetes-here.md).
+            # the advertised address; it must not be loopback (docs/deploy.md, "Facts about this kind of machine").
             f"--bind-address={layout.node_ip}",
             f"--advertise-address={layout.node_ip}",
             f"--secure-port={layout.apiserver_port}",

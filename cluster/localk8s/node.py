@@ -44,7 +44,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   # No registry answers here: the pause image is built locally (images/pause).
   sandbox_image = "{PAUSE_IMAGE}:{pause_tag}"
   # oom_score_adj -998 cannot be set on this kind of machine; without this every pod
-  # sandbox fails with "can't get final child's PID from pipe: EOF" (kubernetes-here.md).
+  # sandbox fails with "can't get final child's PID from pipe: EOF" (docs/deploy.md, machine facts).
   restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -119,7 +119,7 @@ port: {layout.kubelet_port}
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: {KUBELET_HEALTHZ_PORT}
-# kubernetes-here.md: kubelet 1.35 refuses cgroup v1 unless told; no systemd here.
+# docs/deploy.md, "Facts about this kind of machine": kubelet 1.35 refuses cgroup v1 unless told; no systemd here.
 failCgroupV1: false
 cgroupDriver: cgroupfs
 failSwapOn: false
