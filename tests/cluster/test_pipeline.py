@@ -21,7 +21,7 @@ import pytest
 from localk8s import monitoring
 from localk8s.tools import CommandError
 
-from tests.promql import dashboard_queries, evaluate
+from tests.support.promql import dashboard_queries, evaluate
 
 from .conftest import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
 

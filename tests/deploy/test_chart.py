@@ -508,7 +508,7 @@ def test_maintenance_is_a_scheduled_run_of_the_ingest_image_and_pod_shape(value_
 def test_kafka_metrics_use_the_local_brokers_rules_in_every_mode() -> None:
     """Dashboards query one set of names: Strimzi's JMX exporter gets the rules the local broker and
     the kafka image run (toolbox/stockpulse_toolbox/devstack/kafka-metrics.yaml)."""
-    rules = (ROOT / "services" / "stockpulse" / "devstack" / "kafka-metrics.yaml").read_text()
+    rules = (ROOT / "toolbox" / "stockpulse_toolbox" / "devstack" / "kafka-metrics.yaml").read_text()
     docs = render("all-on")
     kafka = one(docs, "Kafka")["spec"]["kafka"]["metricsConfig"]
     assert kafka["type"] == "jmxPrometheusExporter"

@@ -15,11 +15,13 @@ import uuid
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from stockpulse.events import STOCK_INSIGHTS, validation_errors
-from stockpulse_toolbox.devstack.api_server import ApiServer
+from stockpulse_toolbox.devstack.local_stack import LocalStack
+from stockpulse_toolbox.devstack.produce import produce_records
 
-from tests.integration.conftest import Reply, api_settings, call, metric_total
+from tests.support.http import Reply, call, metric_total
+from tests.support.stacks import api_settings
 
 pytestmark = pytest.mark.integration
 
@@ -60,12 +62,7 @@ def snapshot(ticker: str, as_of_ms: float, checks: int, rank: int) -> dict[str, 
 
 def produce(bootstrap: str, records: list[tuple[str, bytes | None]]) -> None:
     """Produce in this order (one partition, idempotent producer: the order is kept) and wait for every ack."""
-    failed: list[Any] = []
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
-    for key, value in records:
-        producer.produce(STOCK_INSIGHTS, key=key.encode(), value=value, on_delivery=lambda err, _m: failed.append(err))
-    assert producer.flush(30) == 0
-    assert [err for err in failed if err is not None] == []
+    produce_records(bootstrap, [(STOCK_INSIGHTS, key, value) for key, value in records], flush_timeout=30)
 
 
 def end_offset(bootstrap: str) -> int:
@@ -95,7 +92,7 @@ def test_every_worker_serves_the_latest_snapshot_and_rebuilds_it_after_a_restart
     tag = uuid.uuid4().hex[:6].upper()
     first, second, broken = f"I{tag}A", f"I{tag}B", f"I{tag}C"
     settings = api_settings(tmp_path_factory.mktemp("api-insights-run"), kafka.bootstrap, tickers=(first, second))
-    server = ApiServer(settings)
+    server = LocalStack(settings, "api").api
     server.start()
     url = settings.api_url
     try:

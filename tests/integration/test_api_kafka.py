@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 from stockpulse.events import SEED_HEADERS, validation_errors
 
-from tests.integration.conftest import call, metric_total
 from tests.support import read_topic
+from tests.support.http import call, metric_total
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from stockpulse.lake.rules import RoutingRules
 from stockpulse.lake.transforms import decode, validate
 from stockpulse.settings import DEFAULT_TICKERS
 
-from tests.integration.test_lake_transforms import kafka_frame
 from tests.support import contract_vectors
+from tests.support.spark import kafka_frame
 
 pytestmark = pytest.mark.spark
 

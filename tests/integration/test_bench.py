@@ -13,7 +13,7 @@ from stockpulse.lake.seed import SEED_QUERIES
 from stockpulse.settings import load_settings
 from stockpulse_toolbox.bench.sqlpath import demo_like_events
 
-from tests.integration.stack_env import bench_cli
+from tests.support.stack_env import bench_cli
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from stockpulse.settings import DEFAULT_TICKERS
 
-from tests.integration.stack_env import stack_env
-from tests.integration.test_local_stack import our_pids
+from tests.support.processes import our_pids
+from tests.support.stack_env import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.integration.conftest import call
-from tests.integration.faults.accounting import Books, balance, read_ledger
-from tests.integration.faults.report import write
-from tests.integration.faults.stack import ORDER_ACK_TIMEOUT_MS, FaultStack, Load, lake_rows, topic_events
-from tests.integration.lake_support import in_flight, kill_when
 from tests.support import wait_for
+from tests.support.faults.accounting import Books, balance, read_ledger
+from tests.support.faults.report import write
+from tests.support.faults.stack import ORDER_ACK_TIMEOUT_MS, FaultStack, Load, lake_rows, topic_events
+from tests.support.http import call
+from tests.support.lake import in_flight, kill_when
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import call
+from tests.support.http import call
 
 pytestmark = pytest.mark.integration
 
@@ -59,16 +59,14 @@ def worker_boots(log_file: Path) -> int:
 def insights_published(api, kafka):
     """One snapshot per ticker on ``stock_insights``, so the insights routes answer 200 and the
     generator exercises them, not only their documented 503 before the first snapshot."""
-    from confluent_kafka import Producer
     from stockpulse.events import STOCK_INSIGHTS
+    from stockpulse_toolbox.devstack.produce import produce_records
 
     from tests.support import contract_vectors, wait_for
 
     template = contract_vectors(STOCK_INSIGHTS)["valid"][0]
-    producer = Producer({"bootstrap.servers": kafka.bootstrap, "acks": "all"})
-    for ticker in api.settings.tickers:
-        producer.produce(STOCK_INSIGHTS, key=ticker, value=json.dumps({**template, "stock_name": ticker}))
-    assert producer.flush(30) == 0
+    snapshots = [(STOCK_INSIGHTS, t, {**template, "stock_name": t}) for t in api.settings.tickers]
+    produce_records(kafka.bootstrap, snapshots, flush_timeout=30)
     url = api.settings.api_url
     # every worker: each answers 200 only once it has read the topic to its end
     assert wait_for(
@@ -113,7 +111,7 @@ def test_schemathesis_finds_no_server_error_and_nothing_outside_the_spec(api, tm
         text=True,
         timeout=900,
         cwd=tmp_path,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.schemathesis_hooks", "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout[-6000:]
     entries = json.loads(har.read_text())["log"]["entries"]

@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from stockpulse.events import stock_call_event, stock_operation_event
-from stockpulse.settings import load_settings
-from stockpulse_toolbox.devstack.ingest_job import IngestJob
-from stockpulse_toolbox.devstack.metastore import LocalMetastore
-from stockpulse_toolbox.devstack.process import free_ports
 
-from tests.integration.conftest import start_broker
-from tests.integration.lake_support import encode, produce
 from tests.support import wait_for
+from tests.support.lake import encode, produce
+from tests.support.metrics import scrape, value
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 CHECKS = {"GOOG": 3, "AMZN": 5}
 ORDERS = {("GOOG", "buy"): 2, ("AMZN", "sell"): 4}
-
-
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        text = resp.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 def records() -> list[tuple[str, str | None, bytes]]:
@@ -64,25 +45,8 @@ def records() -> list[tuple[str, str | None, bytes]]:
 
 @pytest.fixture(scope="module")
 def ingest(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("ingest-metrics-run")
-    broker = start_broker(run_dir)
-    metastore_port, metrics_port = free_ports(2)
-    settings = load_settings({}).with_overrides(
-        run_dir=run_dir,
-        kafka_bootstrap=broker.bootstrap,
-        metastore_port=metastore_port,
-        ingest_metrics_bind=f"127.0.0.1:{metrics_port}",
-        trigger_seconds=0.5,
-    )
-    metastore = LocalMetastore(settings)
-    job = IngestJob(settings)
-    try:
-        metastore.start()
-        yield settings, metastore, job
-    finally:
-        job.stop()
-        metastore.stop()
-        broker.stop()
+    with lake_parts(tmp_path_factory.mktemp("ingest-metrics-run"), trigger_seconds=0.5) as stack:
+        yield stack.settings, stack.metastore, stack.ingest
 
 
 def test_ingest_metrics_count_what_landed(ingest):

@@ -9,14 +9,12 @@ import time
 
 import pytest
 from stockpulse.events import stock_call_event
-from stockpulse_toolbox.devstack.api_server import ApiServer
-from stockpulse_toolbox.devstack.ingest_job import IngestJob
-from stockpulse_toolbox.devstack.process import free_ports
 
-from tests.integration.conftest import call
-from tests.integration.lake_support import encode, lake_parts, produce
-from tests.integration.test_ingest_metrics import scrape, value
 from tests.support import wait_for
+from tests.support.http import call
+from tests.support.lake import encode, produce
+from tests.support.metrics import scrape, value
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -49,27 +47,18 @@ def history(tickers, now_ms: float) -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("insights-run")
-    metrics_port, api_port = free_ports(2)
     with lake_parts(
-        run_dir,
-        ingest_metrics_bind=f"127.0.0.1:{metrics_port}",
+        tmp_path_factory.mktemp("insights-run"),
         trigger_seconds=1.0,
         insights_trigger_seconds=0.5,
         insights_watermark_seconds=WATERMARK_S,
-        api_bind=f"127.0.0.1:{api_port}",
         workers=2,
         threads=4,
-    ) as settings:
+    ) as stack:
+        settings = stack.settings
         produce(settings.kafka_bootstrap, history(settings.tickers, time.time() * 1000))
-        job, api = IngestJob(settings), ApiServer(settings)
-        try:
-            job.start(ui=False)
-            api.start()
-            yield settings, job, api
-        finally:
-            api.stop()
-            job.stop()
+        stack.start("ingest", "api")
+        yield settings, stack.ingest, stack.api
 
 
 def insights(settings, ticker: str):
@@ -168,7 +157,7 @@ def test_a_restarted_driver_restores_its_view_and_keeps_the_counts(loop):
 
 def test_snapshots_land_in_the_lake_table_once_per_ticker_and_minute(loop):
     settings, _job, _api = loop
-    from tests.integration.lake_support import lake_table
+    from tests.support.lake import lake_table
 
     rows = lake_table(settings, "stock_insights", ("stock_name", "as_of_minute")).to_pylist()
     keys = [(r["stock_name"], r["as_of_minute"]) for r in rows]

@@ -8,17 +8,18 @@ import time
 import uuid
 
 import pytest
-from stockpulse_toolbox.devstack.api_server import ApiServer
+from stockpulse_toolbox.devstack.local_stack import LocalStack
 
-from tests.integration.conftest import api_settings, call, metric_total, start_broker
 from tests.support import read_topic, wait_for
+from tests.support.http import call, metric_total
+from tests.support.stacks import api_settings, start_broker
 
 pytestmark = pytest.mark.integration
 
 
 def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
     broker = start_broker(tmp_path / "kafka")
-    api = ApiServer(api_settings(tmp_path / "api", broker.bootstrap, order_ack_timeout_ms=2000))
+    api = LocalStack(api_settings(tmp_path / "api", broker.bootstrap, order_ack_timeout_ms=2000)).api
     try:
         api.start()
         url, session = api.settings.api_url, f"outage-{uuid.uuid4().hex[:8]}"
@@ -70,7 +71,7 @@ def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
 
 def test_graceful_shutdown_flushes_queued_checks(tmp_path):
     broker = start_broker(tmp_path / "kafka")
-    api = ApiServer(api_settings(tmp_path / "api", broker.bootstrap))
+    api = LocalStack(api_settings(tmp_path / "api", broker.bootstrap)).api
     try:
         api.start()
         url, session = api.settings.api_url, f"flush-{uuid.uuid4().hex[:8]}"

@@ -20,14 +20,14 @@ from stockpulse.lake.hadoopfs import HadoopFolder
 from stockpulse.lake.lease import CheckpointBusy, DriverLease
 from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
-from tests.integration.lake_support import (
+from tests.support.lake import (
     encode,
     ingest_available_now,
-    lake_parts,
     lake_table,
     produce,
     valid_events,
 )
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -60,16 +60,16 @@ def freeze_mid_batch(job: IngestJob, checkpoint: Path, timeout: float = 180.0) -
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("guard-run"), trigger_seconds=0.5, max_offsets_per_trigger=60) as settings:
-        yield settings
+    with lake_parts(tmp_path_factory.mktemp("guard-run"), trigger_seconds=0.5, max_offsets_per_trigger=60) as stack:
+        yield stack
 
 
 def test_a_second_driver_leaves_a_live_drivers_batch_in_flight_alone(lake, spark):
-    settings = lake
+    settings = lake.settings
     checkpoint = settings.run_dir / "checkpoints" / "ingest"
     events = valid_events(random.Random(3), {"GOOG": 150, "MSFT": 150}, orders=200)
     produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in events])
-    first = IngestJob(settings)
+    first = lake.ingest
     first.start(ui=False)
     try:
         batch = freeze_mid_batch(first, checkpoint)

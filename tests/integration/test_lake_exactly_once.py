@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
 import uuid
 from collections import Counter
 
 import pytest
 from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS
-from stockpulse_toolbox.devstack.api_server import settings_env
-from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
-from tests.integration.lake_support import (
-    STOCKPULSE,
+from tests.support.lake import (
     encode,
     in_flight,
+    ingest_available_now,
     kill_when,
-    lake_parts,
     produce,
     sql_json,
     valid_events,
 )
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -58,12 +54,12 @@ def bad_records(tag: str) -> list[tuple[str, str | None, bytes]]:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("lake-run"), trigger_seconds=0.5, max_offsets_per_trigger=100) as settings:
-        yield settings
+    with lake_parts(tmp_path_factory.mktemp("lake-run"), trigger_seconds=0.5, max_offsets_per_trigger=100) as stack:
+        yield stack
 
 
 def test_every_event_lands_exactly_once_through_driver_crashes(lake):
-    settings = lake
+    settings = lake.settings
     rng = random.Random(7)
     # a unique most- and least-checked ticker, so the seed's LIMIT 1 queries have one right answer
     calls_per_ticker = {t: 4 + 3 * i for i, t in enumerate(TICKERS)}
@@ -76,7 +72,7 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     dups1 = [(t, k, encode(e)) for t, k, e in rng.sample(first, 15)]
     bad1 = bad_records("one")
     produce(settings.kafka_bootstrap, records(first) + dups1 + bad1)
-    job = IngestJob(settings)
+    job = lake.ingest
     job.start(ui=False)
     job.wait_caught_up()
     # crash between batches: nothing in flight
@@ -127,10 +123,7 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     replay = settings.with_overrides(
         checkpoint_dir=(settings.run_dir / "replay-checkpoints").as_uri(), max_offsets_per_trigger=10_000
     )
-    env = {**os.environ, **settings_env(replay)}
-    caught_up = subprocess.run(
-        [STOCKPULSE, "ingest", "--available-now", "--no-ui"], env=env, capture_output=True, text=True, timeout=300
-    )
+    caught_up = ingest_available_now(replay)
     assert caught_up.returncode == 0, caught_up.stdout[-3000:]
     assert len(sql_json(settings, "SELECT event_id FROM stock_call")) == len(valid_calls)
     assert len(sql_json(settings, "SELECT event_id FROM stock_operation")) == len(valid_orders)

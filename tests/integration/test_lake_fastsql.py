@@ -14,23 +14,23 @@ from stockpulse.lake.seed import SEED_QUERIES
 from stockpulse_toolbox.bench.sqlpath import fast_answers, same_answer, spark_answers
 from stockpulse_toolbox.devstack.api_server import settings_env
 
-from tests.integration.lake_support import (
+from tests.support.lake import (
     STOCKPULSE,
     TICKERS,
     encode,
     ingest_available_now,
-    lake_parts,
     produce,
     valid_events,
 )
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("fastsql-run")) as settings:
-        yield settings, _fill(settings)
+    with lake_parts(tmp_path_factory.mktemp("fastsql-run")) as stack:
+        yield stack.settings, _fill(stack.settings)
 
 
 def _fill(settings) -> list:

@@ -22,16 +22,15 @@ import pyarrow.parquet as pq
 import pytest
 from stockpulse.lake.maintenance import status_path
 from stockpulse_toolbox.devstack.api_server import settings_env
-from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
-from tests.integration.lake_support import (
+from tests.support.lake import (
     STOCKPULSE,
     encode,
-    lake_parts,
     lake_table,
     produce,
     valid_events,
 )
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -53,16 +52,17 @@ def catalog_table(settings, name: str):
 def maintained(tmp_path_factory):
     small_batches = {"trigger_seconds": 0.5, "max_offsets_per_trigger": 12}
     retention = {"snapshot_retention_hours": RETENTION_H, "snapshots_kept": KEPT}
-    with lake_parts(tmp_path_factory.mktemp("maintain-run"), **small_batches, **retention) as settings:
-        yield _maintain_beside_the_ingest(settings)
+    with lake_parts(tmp_path_factory.mktemp("maintain-run"), **small_batches, **retention) as stack:
+        yield _maintain_beside_the_ingest(stack)
 
 
-def _maintain_beside_the_ingest(settings) -> dict:
+def _maintain_beside_the_ingest(stack) -> dict:
     """Fill the lake in small batches, then run `stockpulse maintain` while the ingest keeps committing."""
+    settings = stack.settings
     run_dir = settings.run_dir
     rng = random.Random(11)
     events = valid_events(rng, {t: 20 for t in ("GOOG", "MSFT", "AAPL", "TSLA")}, orders=20)
-    job = IngestJob(settings)
+    job = stack.ingest
     try:
         produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in events])
         job.start(ui=False)

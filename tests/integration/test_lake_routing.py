@@ -14,16 +14,15 @@ from collections import Counter
 import pytest
 from stockpulse.events import stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS
-from stockpulse_toolbox.devstack.ingest_job import IngestJob
 
-from tests.integration.lake_support import (
+from tests.support.lake import (
     encode,
     ingest_available_now,
-    lake_parts,
     lake_table,
     produce,
     quarantined_ids,
 )
+from tests.support.stacks import lake_parts
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -44,13 +43,13 @@ def records(events: list[dict]) -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("routing-run"), trigger_seconds=0.5) as settings:
-        yield settings
+    with lake_parts(tmp_path_factory.mktemp("routing-run"), trigger_seconds=0.5) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
 def scenario(lake):
-    settings = lake
+    settings = lake.settings
     checkpoint = settings.run_dir / "checkpoints" / "ingest"
     now_ms = time.time() * 1000.0
     first = {
@@ -75,7 +74,7 @@ def scenario(lake):
     (checkpoint / "commits" / f".{commits[-1]}.crc").unlink(missing_ok=True)
 
     accepting = settings.with_overrides(tickers=(*DEFAULT_TICKERS, "NEWT"))
-    job = IngestJob(accepting)
+    job = lake.ingest_job(accepting)
     job.start(ui=False)
     try:
         job.wait_caught_up()

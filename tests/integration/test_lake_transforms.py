@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from pyspark.sql import Row
 from stockpulse.lake.rules import RoutingRules
 from stockpulse.lake.schemas import event_schema
 from stockpulse.lake.tables import QUARANTINE_COLUMNS, table_columns
@@ -14,29 +13,13 @@ from stockpulse.lake.transforms import decode, quarantine_rows, table_rows, vali
 from stockpulse.settings import DEFAULT_TICKERS
 
 from tests.support import contract_vectors
+from tests.support.spark import kafka_frame
 
 pytestmark = pytest.mark.spark
 
 RULES = RoutingRules(tickers=DEFAULT_TICKERS)
-#: Kafka's timestamp of the records below: the vectors' events happened later that day (19:24 UTC).
-LOGGED_AT = datetime(2026, 11, 28, 12, 0, 0)
+#: Kafka's timestamp of the records below (LOGGED_AT): the vectors' events happened later that day (19:24 UTC).
 LOGGED_MS = 1_795_867_200_000.0
-
-
-def kafka_frame(spark, topic: str, payloads: list[str | None], logged_at: datetime = LOGGED_AT):
-    rows = [
-        Row(
-            key=b"K",
-            value=None if p is None else p.encode(),
-            topic=topic,
-            partition=0,
-            offset=i,
-            timestamp=logged_at,
-            timestampType=0,
-        )
-        for i, p in enumerate(payloads)
-    ]
-    return spark.createDataFrame(rows)
 
 
 @pytest.mark.parametrize("topic", ["stock_call", "stock_operation"])

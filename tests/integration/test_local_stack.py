@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import call
-from tests.integration.stack_env import stack_env
+from tests.support.http import call
+from tests.support.processes import our_pids
+from tests.support.stack_env import stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -21,22 +22,6 @@ STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 
 def run(env: dict[str, str], *args: str, timeout: float = 420) -> subprocess.CompletedProcess:
     return subprocess.run([STOCKPULSE, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def our_pids(run_dir: Path) -> list[int]:
-    """Processes whose command line or environment points into this run folder."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if str(run_dir).encode() in cmdline or str(run_dir).encode() in environ:
-            pids.append(int(entry.name))
-    return pids
 
 
 def test_up_status_down_on_a_fresh_run_dir(tmp_path):

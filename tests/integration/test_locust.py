@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import call
+from tests.support.http import call
 
 pytestmark = pytest.mark.integration
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import call
-from tests.integration.lake_support import produce
-from tests.integration.stack_env import stack_env
-from tests.promql import DASHBOARDS, dashboard_queries, evaluate, prom, rules
 from tests.support import wait_for
+from tests.support.http import call
+from tests.support.lake import produce
+from tests.support.promql import DASHBOARDS, dashboard_queries, evaluate, prom, rules
+from tests.support.stack_env import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

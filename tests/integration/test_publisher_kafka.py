@@ -12,8 +12,8 @@ from confluent_kafka import KafkaError
 from stockpulse.events import STOCK_OPERATION, stock_operation_event
 from stockpulse.events.publisher import ORDERS, KafkaPublisher, PublishInDoubt, PublishRefused
 
-from tests.integration.conftest import start_broker
 from tests.support import read_topic, wait_for
+from tests.support.stacks import start_broker
 
 pytestmark = pytest.mark.integration
 

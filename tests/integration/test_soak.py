@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.stack_env import bench_cli
+from tests.support.stack_env import bench_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.faults.accounting import balance
+from tests.support.faults.accounting import balance
 
 WHAT = ["GOOG", "buy", 3]
 

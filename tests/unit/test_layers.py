@@ -266,3 +266,19 @@ def test_the_checks_catch_what_they_are_for(tmp_path, monkeypatch, source, targe
         assert target_pkg not in ALLOWED[source_pkg]
     else:
         assert target_pkg in ALLOWED[source_pkg] and planted[0].in_function and not planted[0].explained
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in ``tests.support``; a test module imports no other test module."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module or ''}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            if any(name.rsplit(".", 1)[-1].startswith("test_") for name in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

@@ -39,6 +39,11 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, timeo
     return [t.topic for t in wanted]
 
 
+def list_topics(bootstrap: str, timeout: float = 10.0) -> set[str]:
+    """The names of the broker's topics (a health check's metadata call)."""
+    return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout).topics)
+
+
 def topic_end_offsets(bootstrap: str, topics: Iterable[str], timeout: float = 10.0) -> dict[str, dict[int, int]]:
     """Latest offset per partition of each topic: what ``status`` compares the lake against."""
     from confluent_kafka import Consumer, TopicPartition

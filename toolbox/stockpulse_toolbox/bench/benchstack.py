@@ -14,12 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stockpulse.events.admin import ensure_topics
 from stockpulse.settings import Settings
 
-from ..devstack.api_server import ApiServer
-from ..devstack.kafka import KafkaBroker
-from ..devstack.process import ManagedProcess, free_ports
+from ..devstack.local_stack import LocalStack, on_free_ports
+from ..devstack.process import ManagedProcess
 
 #: What a measurement started, in order, as (name, stop): ``stop_all`` stops them in reverse.
 Stops = list[tuple[str, Callable[[], Any]]]
@@ -37,23 +35,7 @@ def say(message: str) -> None:
 
 def bench_settings(settings: Settings, run_dir: Path) -> Settings:
     """The user's knobs (workers, threads, trigger, tickers...) on fresh ports and a private run folder."""
-    kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus = free_ports(8)
-    return settings.with_overrides(
-        run_dir=run_dir,
-        kafka_port=kafka,
-        kafka_controller_port=controller,
-        kafka_bootstrap=f"127.0.0.1:{kafka}",
-        api_bind=f"127.0.0.1:{api}",
-        metastore_port=metastore,
-        metastore_uri="",
-        warehouse="",
-        checkpoint_dir="",
-        spark_ui_port=spark_ui,
-        ingest_metrics_bind=f"127.0.0.1:{ingest_metrics}",
-        kafka_metrics_port=kafka_metrics,
-        prometheus_port=prometheus,
-        log_level="WARNING",
-    )
+    return on_free_ports(settings, run_dir, log_level="WARNING")
 
 
 def wait_ready(url: str, timeout: float = 60.0) -> None:
@@ -70,24 +52,15 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
 
 
-def start_kafka(bench: Settings, stops: Stops) -> KafkaBroker:
-    """The bench's own broker, ready, with the product's topics."""
-    broker = KafkaBroker(bench.run_dir, bench.kafka_port, bench.kafka_controller_port)
-    say(f"kafka on {broker.bootstrap} (run folder {bench.run_dir})")
-    broker.start()
-    stops.append(("kafka", broker.stop))
-    broker.wait_ready()
-    ensure_topics(broker.bootstrap)
-    return broker
+def bench_stack(bench: Settings) -> LocalStack:
+    """The measurement's stack (``devstack.local_stack``); the ingest runs without Spark's UI."""
+    return LocalStack(bench, ingest_ui=False)
 
 
-def start_api(bench: Settings, stops: Stops) -> ApiServer:
-    """gunicorn with the bench's settings, answering ``/readyz``."""
-    api = ApiServer(bench)
-    api.start()
-    stops.append(("api", api.stop))
-    wait_ready(bench.api_url + "/readyz")
-    return api
+def start_part(stack: LocalStack, name: str, stops: Stops) -> None:
+    """Start one part of ``stack``, usable when this returns; ``stop_all`` stops it, also after a failed start."""
+    stops.append((name, stack.part(name).stop))
+    say(f"{name} {stack.starter(name)()}")
 
 
 def report_exited(run_dir: Path, lines: int = 15) -> None:

@@ -22,69 +22,48 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from stockpulse.events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
-from stockpulse.events.admin import ensure_topics, topic_end_offsets
+from stockpulse.events.admin import topic_end_offsets
 from stockpulse.events.topics import LAKE_TOPICS
 from stockpulse.lake.catchup import caught_up
 from stockpulse.lake.progress import progress_path, read_progress
 from stockpulse.settings import Settings, load_settings
 
-from ..devstack.api_server import settings_env
 from ..devstack.ingest_job import IngestJob
-from ..devstack.kafka import KafkaBroker
-from ..devstack.metastore import LocalMetastore
+from ..devstack.local_stack import LocalStack
+from ..devstack.produce import produce_records
 from .api import group_cpu_seconds
 from .stats import percentiles
 
 
 def produce_events(settings: Settings, count: int, order_share: float = 0.2, seed: int = 1) -> float:
     """``count`` valid contract events straight to Kafka; returns the seconds it took."""
-    from confluent_kafka import Producer
-
     rng = random.Random(seed)
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 20,
-            "batch.size": 1_000_000,
-            "queue.buffering.max.messages": 500_000,
-        }
-    )
-    failures: list[Any] = []
+    tickers = settings.tickers
 
-    def on_delivery(err, _msg) -> None:
-        if err is not None:
-            failures.append(err)
+    def events() -> Iterator[tuple[str, str, dict]]:
+        for i in range(count):
+            ticker = tickers[rng.randrange(len(tickers))]
+            context = {"user_id": f"bench-{i % 500}", "session_id": f"s{i % 2000}", "headers": {"Accept": "*/*"}}
+            if rng.random() < order_share:
+                side = "buy" if rng.random() < 0.5 else "sell"
+                price = round(rng.uniform(10, 500), 2)
+                yield STOCK_OPERATION, ticker, stock_operation_event(ticker, side, rng.randint(1, 50), price, context)
+            else:
+                quote = {"price": round(rng.uniform(10, 500), 2), "currency": "USD", "source": "simulated"}
+                yield STOCK_CALL, ticker, stock_call_event(ticker, quote, context)
 
     started = time.monotonic()
-    tickers = settings.tickers
-    for i in range(count):
-        ticker = tickers[rng.randrange(len(tickers))]
-        context = {"user_id": f"bench-{i % 500}", "session_id": f"s{i % 2000}", "headers": {"Accept": "*/*"}}
-        if rng.random() < order_share:
-            side = "buy" if rng.random() < 0.5 else "sell"
-            event = stock_operation_event(ticker, side, rng.randint(1, 50), round(rng.uniform(10, 500), 2), context)
-            topic = STOCK_OPERATION
-        else:
-            quote = {"price": round(rng.uniform(10, 500), 2), "currency": "USD", "source": "simulated"}
-            event = stock_call_event(ticker, quote, context)
-            topic = STOCK_CALL
-        value = json.dumps(event, separators=(",", ":")).encode()
-        while True:
-            try:
-                producer.produce(topic, key=ticker, value=value, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    if producer.flush(120) != 0 or failures:
-        raise RuntimeError(f"producing the bench events failed: {failures[:3]}")
+    produce_records(
+        settings.kafka_bootstrap,
+        events(),
+        config={"batch.size": 1_000_000, "queue.buffering.max.messages": 500_000},
+    )
     return time.monotonic() - started
 
 
@@ -115,10 +94,10 @@ def measure_ingest(settings: Settings, events: int, timeout: float = 1200.0) -> 
     in_kafka = total_offsets(settings)
     progress_file = progress_path(settings.run_dir)
     progress_file.unlink(missing_ok=True)
-    env = {**os.environ, **settings_env(settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    job = LocalStack(settings).ingest
+    env, argv = job.env(), job.argv(available_now=True, ui=False)
     log = settings.run_dir / "logs" / "ingest-available-now.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "stockpulse.cli", "ingest", "--available-now", "--no-ui"]
     launched = time.time()
     first: tuple[int, float] | None = None
     batches: set[int] = set()
@@ -343,12 +322,6 @@ def measure_insight_freshness(settings: Settings, probes: int, timeout: float = 
     }
 
 
-def start_ingest(settings: Settings) -> IngestJob:
-    job = IngestJob(settings)
-    job.start(ui=False)
-    return job
-
-
 def main(argv: list[str] | None = None) -> int:
     """Ingest throughput alone, for trying knobs: ``python -m stockpulse_toolbox.bench.lake --events 300000``.
 
@@ -365,17 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     base = load_settings()
     run_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=base.run_dir if base.run_dir.is_dir() else None))
     settings = bench_settings(base, run_dir)
-    broker = KafkaBroker(run_dir, settings.kafka_port, settings.kafka_controller_port)
-    metastore = LocalMetastore(settings)
     try:
-        broker.start()
-        broker.wait_ready()
-        ensure_topics(broker.bootstrap)
-        metastore.start()
-        figures = measure_ingest(settings, args.events)
+        with LocalStack(settings, "kafka", "metastore"):
+            figures = measure_ingest(settings, args.events)
     finally:
-        metastore.stop()
-        broker.stop()
         drop_data(run_dir)
     print(json.dumps({"max_offsets_per_trigger": settings.max_offsets_per_trigger, **figures}, indent=2))
     return 0

@@ -21,13 +21,11 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from stockpulse.events.admin import ensure_topics
 from stockpulse.settings import load_settings
 
-from ..devstack.api_server import ApiServer
-from ..devstack.kafka import KafkaBroker
+from ..devstack.local_stack import LocalStack
 from ..devstack.paths import venv_bin
-from .benchstack import bench_settings, drop_data, wait_ready
+from .benchstack import bench_settings, drop_data
 from .wrk import ensure_wrk, run_wrk
 
 
@@ -95,15 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     base = load_settings()
     run_dir = Path(tempfile.mkdtemp(prefix="profile-", dir=base.run_dir if base.run_dir.is_dir() else None))
     settings = bench_settings(base, run_dir)
-    broker = KafkaBroker(run_dir, settings.kafka_port, settings.kafka_controller_port)
-    api = ApiServer(settings)
+    stack = LocalStack(settings, "kafka", "api")
+    api = stack.api
     outputs: list[Path] = []
     try:
-        broker.start()
-        broker.wait_ready()
-        ensure_topics(broker.bootstrap)
-        api.start()
-        wait_ready(settings.api_url + "/readyz")
+        stack.start()
         run_wrk(wrk, settings.api_url, args.mix, settings.tickers, 3)  # warm-up
         load = threading.Thread(
             target=run_wrk, args=(wrk, settings.api_url, args.mix, settings.tickers, args.seconds + 4), daemon=True
@@ -120,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             recorder.wait(timeout=args.seconds + 60)
         load.join(timeout=args.seconds + 60)
     finally:
-        api.stop()
-        broker.stop()
+        stack.stop()
         drop_data(run_dir)
     summary = f"py-spy, {args.mix} load, {args.seconds:g}s, workers={settings.workers} threads={settings.threads}\n"
     summary += summarize([p for p in outputs if p.exists()])

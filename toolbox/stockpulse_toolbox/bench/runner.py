@@ -19,18 +19,18 @@ from typing import Any
 
 from stockpulse.settings import Settings
 
-from ..devstack.metastore import LocalMetastore
+from ..devstack.local_stack import LocalStack
 from ..devstack.process import free_port
 from . import report
 from .api import CeilingServer, measure_all, measure_pipeline
 from .benchstack import (
     Stops,
     bench_settings,
+    bench_stack,
     drop_data,
     report_exited,
     say,
-    start_api,
-    start_kafka,
+    start_part,
     stop_all,
     wait_ready,
 )
@@ -113,10 +113,12 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     stops: Stops = []
     ok = False
     try:
-        broker = start_kafka(bench, stops)
-        api = start_api(bench, stops)
+        stack = bench_stack(bench)
+        start_part(stack, "kafka", stops)
+        start_part(stack, "api", stops)
+        broker, api, job, metastore = stack.kafka, stack.api, stack.ingest, stack.metastore
         if not skip_lake:
-            figures["sql"], figures["ingest"], figures["freshness"], job, metastore = _lake(bench, plan, stops)
+            figures["sql"], figures["ingest"], figures["freshness"] = _lake(stack, plan, stops)
             from .lake import measure_insight_freshness
 
             say(f"insight freshness: {plan.insight_probes} orders, one at a time, until /insights counts each")
@@ -158,25 +160,23 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
     return 0 if ok else 1
 
 
-def _lake(bench: Settings, plan: Plan, stops: Stops) -> tuple[dict, dict, dict, Any, Any]:
+def _lake(stack: LocalStack, plan: Plan, stops: Stops) -> tuple[dict, dict, dict]:
     """SQL, ingest and freshness figures; the ingest job and the metastore are left running."""
-    from .lake import measure_freshness, measure_ingest, start_ingest
+    from .lake import measure_freshness, measure_ingest
     from .sqlpath import measure_sql
 
+    bench = stack.settings
     say(f"sql: the seed's six queries on a lake of {plan.sql_events:,} events, fast path and Spark")
     sql = measure_sql(bench, plan.sql_events, spark_command=plan.spark_command)
     say(
         f"sql: slowest seed query on the fast path {sql['fast_path_max_s']} s "
         f"({sql['fast_path_command_max_s']} s as a command)"
     )
-    metastore = LocalMetastore(bench)
-    metastore.start()
-    stops.append(("metastore", metastore.stop))
+    start_part(stack, "metastore", stops)
     say(f"ingest: {plan.ingest_events:,} events to Kafka, then `stockpulse ingest --available-now`")
     ingest = measure_ingest(bench, plan.ingest_events)
     say(f"ingest: {ingest['events_per_second']} events/s; freshness: {plan.fresh_orders} orders through the API")
-    job = start_ingest(bench)
-    stops.append(("ingest", job.stop))
-    freshness = measure_freshness(bench, job, plan.fresh_orders, plan.fresh_rate)
+    start_part(stack, "ingest", stops)
+    freshness = measure_freshness(bench, stack.ingest, plan.fresh_orders, plan.fresh_rate)
     say(f"freshness: {freshness['seconds']}")
-    return sql, ingest, freshness, job, metastore
+    return sql, ingest, freshness

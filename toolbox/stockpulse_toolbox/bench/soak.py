@@ -38,9 +38,7 @@ from stockpulse.lake.seed import SEED_QUERIES
 from stockpulse.settings import Settings
 
 from ..devstack.ingest_job import IngestJob
-from ..devstack.maintain_job import MaintainJob
-from ..devstack.metastore import LocalMetastore
-from .benchstack import Stops, bench_settings, drop_data, report_exited, say, start_api, start_kafka, stop_all
+from .benchstack import Stops, bench_settings, bench_stack, drop_data, report_exited, say, start_part, stop_all
 from .lake import iceberg_catalog, visible_at
 from .stats import percentiles
 
@@ -277,20 +275,14 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
     soak = soak_settings(settings, plan, run_dir)
     stops: Stops = []
     label = "with" if plan.maintenance else "without"
+    stack = bench_stack(soak)
     try:
-        start_kafka(soak, stops)
-        metastore = LocalMetastore(soak)
-        metastore.start()
-        stops.append(("metastore", metastore.stop))
-        start_api(soak, stops)
-        job = IngestJob(soak)
-        job.start(ui=False)
-        stops.append(("ingest", job.stop))
+        for name in ("kafka", "metastore", "api", "ingest"):
+            start_part(stack, name, stops)
+        job = stack.ingest
         job.wait_caught_up(timeout=600)
         if plan.maintenance:
-            maintain = MaintainJob(soak)
-            maintain.start()
-            stops.append(("maintain", maintain.stop))
+            start_part(stack, "maintain", stops)
         load, merges = SteadyLoad(soak.api_url, soak.tickers), MergeWatch(job)
         load.start()
         stops.append(("load", load.stop))

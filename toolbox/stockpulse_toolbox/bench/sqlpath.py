@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from stockpulse.events import stock_call_event, stock_operation_event
-from stockpulse.events.admin import ensure_topics
 from stockpulse.events.topics import STOCK_CALL, STOCK_OPERATION
 from stockpulse.lake import fastsql
 from stockpulse.lake.seed import ORDERED, SEED_QUERIES
@@ -39,9 +38,9 @@ from stockpulse.lake.sql import jsonable
 from stockpulse.settings import Settings, load_settings
 
 from ..devstack.api_server import settings_env
-from ..devstack.kafka import KafkaBroker
-from ..devstack.metastore import LocalMetastore
+from ..devstack.local_stack import LocalStack
 from ..devstack.process import free_port
+from ..devstack.produce import produce_records
 
 DEMO_EVENTS = 1_000
 REPEATS = 5
@@ -175,36 +174,14 @@ def demo_like_events(tickers: tuple[str, ...], events: int, order_share: float =
 
 def measure_sql(bench: Settings, events: int = DEMO_EVENTS, spark_command: bool = True) -> dict[str, Any]:
     """A demo-sized lake of its own (metastore, warehouse, checkpoint under ``<run>/sql``), then the figures."""
-    from confluent_kafka import Producer
-
     settings = bench.with_overrides(run_dir=bench.run_dir / "sql", metastore_port=free_port())
-    metastore = LocalMetastore(settings)
-    metastore.start()
-    try:
-        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
-        failed: list[Any] = []
-
-        def delivered(error, _message) -> None:
-            if error is not None:
-                failed.append(error)
-
-        for topic, event in demo_like_events(settings.tickers, events):
-            producer.produce(topic, key=event["stock_name"], value=json.dumps(event).encode(), on_delivery=delivered)
-            producer.poll(0)
-        if producer.flush(60) != 0 or failed:
-            raise RuntimeError(f"producing the SQL figures' events failed: {failed[:3]}")
-        caught_up = subprocess.run(
-            [STOCKPULSE, "ingest", "--available-now", "--no-ui"],
-            env=_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+    with LocalStack(settings, "metastore") as stack:
+        lake_events = demo_like_events(settings.tickers, events)
+        produce_records(settings.kafka_bootstrap, ((topic, e["stock_name"], e) for topic, e in lake_events))
+        caught_up = stack.ingest.catch_up(timeout=900)
         if caught_up.returncode != 0:
             raise RuntimeError(f"ingest for the SQL figures failed: {caught_up.stderr[-2000:]}")
         return {"events": events, **measure_queries(settings, spark_command)}
-    finally:
-        metastore.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,14 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     base = load_settings()
     run_dir = Path(tempfile.mkdtemp(prefix="sql-", dir=base.run_dir if base.run_dir.is_dir() else None))
     settings = bench_settings(base, run_dir)
-    broker = KafkaBroker(run_dir, settings.kafka_port, settings.kafka_controller_port)
     try:
-        broker.start()
-        broker.wait_ready()
-        ensure_topics(broker.bootstrap)
-        figures = measure_sql(settings, args.events)
+        with LocalStack(settings, "kafka"):
+            figures = measure_sql(settings, args.events)
     finally:
-        broker.stop()
         drop_data(run_dir)
         drop_data(run_dir / "sql")
     print(json.dumps(figures, indent=2))

@@ -10,7 +10,6 @@ starts (``stack.up(before=...)``): events that arrive behind the insights query'
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -18,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stockpulse.events import STOCK_CALL, STOCK_OPERATION, stock_call_event, stock_operation_event
+
+from ..devstack.produce import produce_records
 
 HOUR_MS = 3_600_000
 
@@ -76,27 +77,11 @@ def produce_backfill(
     bootstrap: str, tickers: Sequence[str], days: int = 7, progress: Callable[[str], None] | None = None
 ) -> Backfill:
     """Produce the week to Kafka (idempotent producer, all acks); raise if any record failed."""
-    from confluent_kafka import Producer
-
     events = week_of_events(tickers, time.time() * 1000, days)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 20})
-    failures: list[str] = []
-    for i, (topic, key, event) in enumerate(events, 1):
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    key=key,
-                    value=json.dumps(event, separators=(",", ":")),
-                    on_delivery=lambda err, _msg: err and failures.append(str(err)),
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-        if progress is not None and i % 10_000 == 0:
-            progress(f"backfill: {i}/{len(events)} events produced")
-    if producer.flush(60) != 0 or failures:
-        raise RuntimeError(f"backfill: {len(failures)} events not delivered: {failures[:3]}")
+    produce_records(
+        bootstrap,
+        events,
+        progress=None if progress is None else lambda n: progress(f"backfill: {n}/{len(events)} events produced"),
+    )
     checks = sum(1 for topic, _k, _e in events if topic == STOCK_CALL)
     return Backfill(checks, len(events) - checks, events[0][2]["event_timestamp"], events[-1][2]["event_timestamp"])

@@ -18,7 +18,7 @@ from stockpulse.lake.session import build_session
 from stockpulse.settings import Settings
 
 from ..devstack import stack
-from ..devstack.ingest_job import IngestJob
+from ..devstack.local_stack import LocalStack
 from .driver import run_load
 
 
@@ -78,7 +78,7 @@ def wait_for_lake(settings: Settings, run_id: str, acknowledged: dict[str, list[
     event is sent after its 200 (asynchronously), so one may reach Kafka after the first catch-up:
     while ids are missing and time is left, catch up again."""
 
-    job = IngestJob(settings)
+    job = LocalStack(settings).ingest  # the running stack's ingest, read through its progress file
     deadline = time.monotonic() + timeout
     while True:
         job.wait_caught_up(max(deadline - time.monotonic(), 1.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -23,13 +24,28 @@ class IngestJob:
         self.process = ManagedProcess(name, settings.run_dir)
         self.progress_file = progress_path(settings.run_dir)
 
+    def env(self) -> dict[str, str]:
+        """The environment that makes the job load this object's settings."""
+        return {**os.environ, **settings_env(self.settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+
+    @staticmethod
+    def argv(available_now: bool = False, ui: bool = True) -> list[str]:
+        """``stockpulse ingest`` as this interpreter runs it."""
+        flags = (["--available-now"] if available_now else []) + ([] if ui else ["--no-ui"])
+        return [sys.executable, "-m", "stockpulse.cli", "ingest", *flags]
+
     def start(self, timeout: float = 300.0, ui: bool = True) -> None:
         """Start the job and wait until its query runs (the first progress is written)."""
         self.progress_file.unlink(missing_ok=True)
-        env = {**os.environ, **settings_env(self.settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
-        argv = [sys.executable, "-m", "stockpulse.cli", "ingest"] + ([] if ui else ["--no-ui"])
-        self.process.start(argv, env=env)
+        self.process.start(self.argv(ui=ui), env=self.env())
         wait_until(self.progress_file.exists, timeout, "ingest", interval=0.5, alive=self.process.running)
+
+    def catch_up(self, timeout: float = 300.0) -> subprocess.CompletedProcess:
+        """``stockpulse ingest --available-now`` in the foreground, as its own driver: read what is in
+        Kafka, then exit. Its exit code and output are the caller's to judge."""
+        return subprocess.run(
+            self.argv(available_now=True, ui=False), env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
 
     def progress(self) -> dict | None:
         return read_progress(self.progress_file)

@@ -1,12 +1,7 @@
-"""``stockpulse up`` / ``down`` / ``status``: the local stack, each part a background process.
+"""``stockpulse up`` / ``down`` / ``status``: the whole local stack (``LocalStack``) in the background.
 
-The parts: Kafka, the metastore, the API, the streaming ingest and the table maintenance
-(``stockpulse maintain --every STOCKPULSE_MAINTAIN_INTERVAL_MINUTES``).
-
-Parts start in dependency order and stop in reverse. Each start prints one progress
-line and waits until the part is really usable (Kafka answers metadata, the API is
-ready), so a command that follows ``up`` never races the stack. Prometheus starts
-last, once everything it scrapes runs, and stops first.
+Each start prints one progress line; ``status`` asks each part whether it is healthy.
+Prometheus starts last, once everything it scrapes runs, and stops first.
 """
 
 from __future__ import annotations
@@ -14,34 +9,21 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stockpulse.events.admin import ensure_topics, topic_end_offsets
+from stockpulse.events.admin import list_topics, topic_end_offsets
 from stockpulse.events.topics import LAKE_TOPICS
 from stockpulse.lake.progress import lag
 from stockpulse.settings import Settings
 
-from .api_server import ApiServer
-from .ingest_job import IngestJob
-from .kafka import KafkaBroker
-from .maintain_job import MaintainJob
-from .metastore import LocalMetastore
+from .local_stack import PARTS, LocalStack, http_status
 from .process import port_open
-from .prometheus import LocalPrometheus
 
 
 def say(message: str) -> None:
     print(f"[stockpulse] {message}", file=sys.stderr, flush=True)
-
-
-def broker(settings: Settings) -> KafkaBroker:
-    return KafkaBroker(
-        settings.run_dir, settings.kafka_port, settings.kafka_controller_port, metrics_port=settings.kafka_metrics_port
-    )
 
 
 @dataclass
@@ -53,57 +35,24 @@ class Part:
     health: Callable[[], dict[str, Any]]
 
 
-def _http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return 0, {"error": str(exc)}
-
-
 def parts(settings: Settings) -> list[Part]:
-    kafka = broker(settings)
-    api = ApiServer(settings)
-
-    def start_kafka() -> str:
-        kafka.start()
-        kafka.wait_ready()
-        created = ensure_topics(kafka.bootstrap)
-        return f"ready on {kafka.bootstrap}" + (f" (created topics {', '.join(created)})" if created else "")
+    stack = LocalStack(settings)
+    kafka, api, metastore, ingest = stack.kafka, stack.api, stack.metastore, stack.ingest
 
     def kafka_health() -> dict[str, Any]:
         if not kafka.running():
             return {"healthy": False, "detail": "not running"}
         try:
-            from confluent_kafka.admin import AdminClient
-
-            topics = AdminClient({"bootstrap.servers": kafka.bootstrap}).list_topics(timeout=3).topics
+            topics = list_topics(kafka.bootstrap, timeout=3)
             return {"healthy": True, "detail": f"{kafka.bootstrap}, topics: {', '.join(sorted(topics))}"}
         except Exception as exc:
             return {"healthy": False, "detail": str(exc)}
 
-    def start_api() -> str:
-        api.start()
-        deadline = time.monotonic() + 30
-        while _http_json(settings.api_url + "/readyz")[0] != 200:
-            if time.monotonic() > deadline:
-                raise RuntimeError("api did not become ready; see " + str(api.process.log_file))
-            time.sleep(0.2)
-        return f"ready on {settings.api_url}"
-
     def api_health() -> dict[str, Any]:
         if not api.running():
             return {"healthy": False, "detail": "not running"}
-        code, body = _http_json(settings.api_url + "/readyz")
+        code, body = http_status(settings.api_url + "/readyz")
         return {"healthy": code == 200, "detail": f"{settings.api_url} readyz={code} {json.dumps(body)}"}
-
-    metastore = LocalMetastore(settings)
-
-    def start_metastore() -> str:
-        metastore.start()
-        return f"ready on {metastore.uri}"
 
     def metastore_health() -> dict[str, Any]:
         if not metastore.running():
@@ -111,41 +60,26 @@ def parts(settings: Settings) -> list[Part]:
         ok = port_open("127.0.0.1", metastore.port)
         return {"healthy": ok, "detail": f"{metastore.uri} (Derby under {metastore.home})"}
 
-    ingest = IngestJob(settings)
-
-    def start_ingest() -> str:
-        ingest.start()
-        return f"running (Spark UI http://127.0.0.1:{settings.spark_ui_port})"
-
     def ingest_health() -> dict[str, Any]:
         if not ingest.running():
             return {"healthy": False, "detail": "not running"}
         return {"healthy": True, **ingest_report(settings, ingest.progress())}
 
-    maintain = MaintainJob(settings)
-
-    def start_maintain() -> str:
-        maintain.start()
-        return f"running, first run in {settings.maintain_interval_minutes:g} min"
-
-    prometheus = LocalPrometheus(settings)
-
-    def start_prometheus() -> str:
-        prometheus.start()
-        return f"ready on {prometheus.url}"
-
     def prometheus_health() -> dict[str, Any]:
-        if not prometheus.running():
+        if not stack.prometheus.running():
             return {"healthy": False, "detail": "not running"}
-        return prometheus.health()
+        return stack.prometheus.health()
 
+    health = {
+        "kafka": kafka_health,
+        "metastore": metastore_health,
+        "api": api_health,
+        "ingest": ingest_health,
+        "maintain": stack.maintain.health,
+        "prometheus": prometheus_health,
+    }
     return [
-        Part("kafka", start_kafka, kafka.stop, kafka.running, kafka_health),
-        Part("metastore", start_metastore, metastore.stop, metastore.running, metastore_health),
-        Part("api", start_api, api.stop, api.running, api_health),
-        Part("ingest", start_ingest, ingest.stop, ingest.running, ingest_health),
-        Part("maintain", start_maintain, maintain.stop, maintain.running, maintain.health),
-        Part("prometheus", start_prometheus, prometheus.stop, prometheus.running, prometheus_health),
+        Part(name, stack.starter(name), stack.part(name).stop, stack.part(name).running, health[name]) for name in PARTS
     ]
 
 

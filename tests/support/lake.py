@@ -1,4 +1,4 @@
-"""Helpers for the lake tests: produce contract events straight to Kafka, wait for the ingest, query the lake."""
+"""Helpers for the lake tests: contract events straight to Kafka, the ingest watched, the lake queried."""
 
 from __future__ import annotations
 
@@ -8,53 +8,23 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
 from stockpulse.events import stock_call_event, stock_operation_event
-from stockpulse.settings import DEFAULT_TICKERS, Settings, load_settings
+from stockpulse.settings import DEFAULT_TICKERS, Settings
 from stockpulse_toolbox.devstack.api_server import settings_env
 from stockpulse_toolbox.devstack.ingest_job import IngestJob
-from stockpulse_toolbox.devstack.metastore import LocalMetastore
-from stockpulse_toolbox.devstack.process import free_port
+from stockpulse_toolbox.devstack.local_stack import LocalStack
+from stockpulse_toolbox.devstack.produce import produce_records
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 TICKERS = list(DEFAULT_TICKERS)
 
 
-@contextmanager
-def lake_parts(run_dir: Path, **overrides: Any) -> Iterator[Settings]:
-    """A Kafka broker and a Hive metastore on free loopback ports; settings that point at both."""
-    from tests.integration.conftest import start_broker
-
-    broker = start_broker(run_dir)
-    try:
-        settings = load_settings({}).with_overrides(
-            run_dir=run_dir, kafka_bootstrap=broker.bootstrap, metastore_port=free_port(), **overrides
-        )
-        metastore = LocalMetastore(settings)
-        metastore.start()
-        try:
-            yield settings
-        finally:
-            metastore.stop()
-    finally:
-        broker.stop()
-
-
 def produce(bootstrap: str, records: list[tuple[str, str | None, bytes]], logged_ms: float | None = None) -> None:
     """Send ``records``; ``logged_ms`` sets their Kafka (CreateTime) timestamp, else the producer's clock."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
-    failures: list[Any] = []
-    stamp = {} if logged_ms is None else {"timestamp": int(logged_ms)}
-    for topic, key, value in records:
-        producer.produce(topic, key=key, value=value, on_delivery=lambda err, _m: err and failures.append(err), **stamp)
-        producer.poll(0)
-    assert producer.flush(30) == 0
-    assert failures == []
+    produce_records(bootstrap, records, timestamp_ms=logged_ms, config={"linger.ms": 5}, flush_timeout=30)
 
 
 def valid_events(rng: random.Random, calls_per_ticker: dict[str, int], orders: int):
@@ -120,10 +90,7 @@ def kill_when(job: IngestJob, predicate, timeout: float = 120.0) -> dict:
 
 def ingest_available_now(settings: Settings, timeout: float = 300) -> subprocess.CompletedProcess:
     """``stockpulse ingest --available-now`` as its own driver process (catch up, then exit)."""
-    env = {**os.environ, **settings_env(settings), "SPARK_LOCAL_IP": "127.0.0.1"}
-    return subprocess.run(
-        [STOCKPULSE, "ingest", "--available-now", "--no-ui"], env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return LocalStack(settings).ingest.catch_up(timeout=timeout)
 
 
 def lake_table(settings: Settings, name: str, columns: tuple[str, ...] = ("*",)):

@@ -8,26 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stockpulse_toolbox.devstack.process import free_ports
+from stockpulse_toolbox.devstack.api_server import settings_env
+
+from tests.support.stacks import stack_settings
 
 
 def stack_env(run_dir: Path, **extra: str) -> dict[str, str]:
     """Every listening port of the local stack on a free one, state under ``run_dir``, plus ``extra``."""
-    kafka_port, controller, kafka_metrics, api, metastore, spark_ui, ingest_metrics, prometheus = free_ports(8)
-    return {
-        **os.environ,
-        "STOCKPULSE_RUN_DIR": str(run_dir),
-        "STOCKPULSE_KAFKA_PORT": str(kafka_port),
-        "STOCKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-        "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(controller),
-        "STOCKPULSE_KAFKA_METRICS_PORT": str(kafka_metrics),
-        "STOCKPULSE_API_BIND": f"127.0.0.1:{api}",
-        "STOCKPULSE_METASTORE_PORT": str(metastore),
-        "STOCKPULSE_SPARK_UI_PORT": str(spark_ui),
-        "STOCKPULSE_INGEST_METRICS_BIND": f"127.0.0.1:{ingest_metrics}",
-        "STOCKPULSE_PROMETHEUS_PORT": str(prometheus),
-        **extra,
-    }
+    return {**os.environ, **settings_env(stack_settings(run_dir)), **extra}
 
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")

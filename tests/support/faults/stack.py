@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from stockpulse.settings import Settings, load_settings
-from stockpulse_toolbox.devstack.api_server import ApiServer
-from stockpulse_toolbox.devstack.ingest_job import IngestJob
-from stockpulse_toolbox.devstack.kafka import KafkaBroker
-from stockpulse_toolbox.devstack.process import free_ports
+from stockpulse.settings import Settings
+from stockpulse_toolbox.devstack.api_server import settings_env
+from stockpulse_toolbox.devstack.local_stack import LocalStack
+
+from tests.support.stacks import stack_settings
 
 BIN = Path(sys.executable).parent
 LOCUSTFILE = Path(__file__).resolve().parents[3] / "loadtest" / "locustfile.py"
@@ -30,25 +30,18 @@ ORDER_ACK_TIMEOUT_MS = 2000
 class FaultStack:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        kafka_port, controller, api, metastore, spark_ui = free_ports(5)
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("STOCKPULSE_", "LOCUST_"))},
-            "STOCKPULSE_RUN_DIR": str(run_dir),
-            "STOCKPULSE_KAFKA_PORT": str(kafka_port),
-            "STOCKPULSE_KAFKA_CONTROLLER_PORT": str(controller),
-            "STOCKPULSE_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-            "STOCKPULSE_API_BIND": f"127.0.0.1:{api}",
-            "STOCKPULSE_METASTORE_PORT": str(metastore),
-            "STOCKPULSE_SPARK_UI_PORT": str(spark_ui),
-            "STOCKPULSE_ORDER_ACK_TIMEOUT_MS": str(ORDER_ACK_TIMEOUT_MS),
-            "STOCKPULSE_TRIGGER_SECONDS": "1",
-            "STOCKPULSE_WORKERS": "2",
-            "STOCKPULSE_THREADS": "8",
-        }
-        self.settings: Settings = load_settings(self.env)
-        self.broker = KafkaBroker(run_dir, self.settings.kafka_port, self.settings.kafka_controller_port)
-        self.api = ApiServer(self.settings)
-        self.ingest = IngestJob(self.settings)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("STOCKPULSE_", "LOCUST_"))}
+        self.settings: Settings = stack_settings(
+            run_dir,
+            order_ack_timeout_ms=ORDER_ACK_TIMEOUT_MS,
+            trigger_seconds=1.0,
+            workers=2,
+            threads=8,
+        )
+        self.env = {**clean, **settings_env(self.settings)}
+        # handles on the parts `stockpulse up` starts under this run folder (signals, logs, progress)
+        parts = LocalStack(self.settings)
+        self.broker, self.api, self.ingest = parts.kafka, parts.api, parts.ingest
 
     @property
     def url(self) -> str:

@@ -1,0 +1,71 @@
+"""The one stack builder: the parts asked for, in dependency order, stopped in reverse (no process is
+started here: each part's start and stop are recorded instead)."""
+
+from __future__ import annotations
+
+import pytest
+from stockpulse.settings import load_settings
+from stockpulse_toolbox.devstack import local_stack
+from stockpulse_toolbox.devstack.local_stack import PARTS, LocalStack, on_free_ports
+
+
+def recording(stack: LocalStack, events: list[str], failing: str | None = None) -> LocalStack:
+    for name in PARTS:
+
+        def start(name: str = name) -> str:
+            if name == failing:
+                raise RuntimeError(f"{name} failed")
+            events.append(f"start {name}")
+            return "ok"
+
+        setattr(stack, f"_start_{name}", start)
+        stack.part(name).stop = lambda name=name: events.append(f"stop {name}") or True
+    return stack
+
+
+def test_parts_start_in_dependency_order_and_stop_in_reverse(tmp_path) -> None:
+    events: list[str] = []
+    stack = recording(LocalStack(on_free_ports(load_settings({}), tmp_path), "api", "kafka", "ingest"), events)
+    assert stack.parts == ("kafka", "api", "ingest")
+    with stack:
+        assert events == ["start kafka", "start api", "start ingest"]
+    assert events[3:] == ["stop ingest", "stop api", "stop kafka"]
+
+
+def test_a_failed_start_stops_what_had_started(tmp_path) -> None:
+    events: list[str] = []
+    stack = recording(
+        LocalStack(on_free_ports(load_settings({}), tmp_path), "kafka", "metastore", "api"), events, "api"
+    )
+    with pytest.raises(RuntimeError, match="api failed"), stack:
+        pass
+    assert events == ["start kafka", "start metastore", "stop metastore", "stop kafka"]
+
+
+def test_an_unknown_part_is_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown parts"):
+        LocalStack(load_settings({}), "kafka", "zookeeper")
+
+
+def test_the_broker_exports_metrics_only_for_a_stack_with_prometheus(tmp_path) -> None:
+    settings = on_free_ports(load_settings({}), tmp_path)
+    assert LocalStack(settings, "kafka").kafka.metrics_port is None
+    assert LocalStack(settings).kafka.metrics_port == settings.kafka_metrics_port
+
+
+def test_free_port_settings_put_every_listener_on_its_own_port(tmp_path) -> None:
+    settings = on_free_ports(load_settings({}), tmp_path, workers=3)
+    ports = [
+        settings.kafka_port,
+        settings.kafka_controller_port,
+        int(settings.api_bind.rsplit(":", 1)[1]),
+        settings.metastore_port,
+        settings.spark_ui_port,
+        int(settings.ingest_metrics_bind.rsplit(":", 1)[1]),
+        settings.kafka_metrics_port,
+        settings.prometheus_port,
+    ]
+    assert len(set(ports)) == len(ports) == 8
+    assert settings.kafka_bootstrap == f"127.0.0.1:{settings.kafka_port}"
+    assert settings.run_dir == tmp_path and settings.workers == 3
+    assert local_stack.PARTS[0] == "kafka" and local_stack.PARTS[-1] == "prometheus"
