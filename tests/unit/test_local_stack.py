@@ -55,6 +55,7 @@ def test_the_broker_exports_metrics_only_for_a_stack_with_prometheus(tmp_path) -
 
 def test_free_port_settings_put_every_listener_on_its_own_port(tmp_path) -> None:
     settings = on_free_ports(load_settings({}), tmp_path, workers=3)
+    assert on_free_ports(settings, tmp_path, kafka_bootstrap="127.0.0.2:9092").kafka_bootstrap == "127.0.0.2:9092"
     ports = [
         settings.kafka_port,
         settings.kafka_controller_port,

@@ -41,22 +41,22 @@ def on_free_ports(settings: Settings, run_dir: Path, **overrides: Any) -> Settin
     """``settings`` with every listening port on a free one and its state under ``run_dir``:
     a stack beside any other on this machine (tests, the bench, the soak)."""
     kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus = free_ports(8)
-    return settings.with_overrides(
-        run_dir=run_dir,
-        kafka_port=kafka,
-        kafka_controller_port=controller,
-        kafka_bootstrap=f"127.0.0.1:{kafka}",
-        api_bind=f"127.0.0.1:{api}",
-        metastore_port=metastore,
-        metastore_uri="",
-        warehouse="",
-        checkpoint_dir="",
-        spark_ui_port=spark_ui,
-        ingest_metrics_bind=f"127.0.0.1:{ingest_metrics}",
-        kafka_metrics_port=kafka_metrics,
-        prometheus_port=prometheus,
-        **overrides,
-    )
+    ports = {
+        "run_dir": run_dir,
+        "kafka_port": kafka,
+        "kafka_controller_port": controller,
+        "kafka_bootstrap": f"127.0.0.1:{kafka}",
+        "api_bind": f"127.0.0.1:{api}",
+        "metastore_port": metastore,
+        "metastore_uri": "",
+        "warehouse": "",
+        "checkpoint_dir": "",
+        "spark_ui_port": spark_ui,
+        "ingest_metrics_bind": f"127.0.0.1:{ingest_metrics}",
+        "kafka_metrics_port": kafka_metrics,
+        "prometheus_port": prometheus,
+    }
+    return settings.with_overrides(**{**ports, **overrides})
 
 
 def http_status(url: str, timeout: float = 2.0) -> tuple[int, Any]:
