@@ -19,12 +19,13 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $($PY --version)"
   "$PY" -m venv .venv
 fi
-if stamp_ok .venv/.installed pyproject.toml constraints.txt; then
+if stamp_ok .venv/.installed pyproject.toml toolbox/pyproject.toml constraints.txt; then
   say "python packages up to date"
 else
   say "installing pinned python packages into .venv (first run takes a few minutes)"
   .venv/bin/python -m pip install -q -c constraints.txt --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+  # the product (with the tests' tools) and the toolbox, two distributions, both editable
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]' -e ./toolbox
   touch .venv/.installed
 fi
 

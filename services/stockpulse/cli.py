@@ -152,12 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("maintain", help=MAINTAIN_HELP, epilog=MAINTAIN_EPILOG)
     maintain_arguments(p)
     p.set_defaults(func=_cmd_maintain)
-    for plugin in sorted(entry_points(group=PLUGINS), key=lambda ep: ep.name):
-        try:
-            register = plugin.load()
-        except ImportError:  # declared but not installed here (an image holds only its slice)
-            continue
-        register(sub)
+    # by name: a stale egg-info beside an editable install can list the same plugin twice
+    plugins = {ep.name: ep for ep in entry_points(group=PLUGINS)}
+    for name in sorted(plugins):
+        plugins[name].load()(sub)
     return parser
 
 

@@ -1,24 +1,11 @@
 """Each worker's in-memory copy of the compacted ``stock_insights`` topic: ticker -> latest snapshot.
 
-Why a copy per worker and no consumer group: the topic holds one small value per
-ticker, and every worker must answer for every ticker. A consumer group would split
-the partitions between workers and remember offsets, so a restarted worker would skip
-what it needs. Instead each worker assigns itself every partition at the beginning,
-commits nothing, reads the whole compacted topic and then follows it; a restart
-rebuilds the view from Kafka, which is the only state there is.
-
-Until the first read reaches the end of every partition the view is not *caught up*:
-the active segment of a compacted topic is never compacted, so older values of a
-ticker precede its latest one, and a worker that answered mid-replay could serve a
-superseded snapshot. The routes answer 503 until then.
-
-``apply(key, value)`` is the one place a record is parsed and checked; the consumer
-thread calls it for every record and unit tests call it by hand. A value that is not
-JSON, breaks the ``stock_insights`` schema, or names another ticker than its key is
-skipped, logged and counted (``on_invalid``, the metrics hook); a tombstone (value
-None) deletes the ticker. Nothing of this is a client's fault, so nothing raises.
-
-The consumer is created in ``start``, i.e. inside each gunicorn worker after the fork.
+Every worker answers for every ticker, so each reads all partitions from the beginning, with no
+consumer group and no commits, then follows the topic; a restart rebuilds the view from Kafka.
+The routes answer 503 until every partition was read to its end once (``caught_up``). ``apply``
+parses and checks each record: a bad one is skipped, logged and counted (``on_invalid``), never
+raised; a tombstone deletes the ticker. ``start`` runs inside each gunicorn worker, after the fork.
+Why no consumer group, and why wait: docs/architecture.md, "One request, from route to report".
 """
 
 from __future__ import annotations

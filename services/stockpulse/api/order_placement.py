@@ -1,16 +1,10 @@
 """Placing one order: its event, produced synchronously, with or without an ``Idempotency-Key``.
 
-What the client is told, and what it may do next:
-
-* 201: Kafka acknowledged the event; it lands in the lake once.
-* 503 ``kafka_unavailable`` (``Retry-After``): refused before anything was sent. The
-  order was not placed and cannot land later; retrying is safe.
-* 504 ``order_in_doubt`` (``Retry-After``, ``order_id``): the event was sent and Kafka
-  did not confirm it in time; it may still land. With a key, a retry with the same key
-  gets the order's outcome and never places it twice (it sends the same event, same
-  ids, which the lake keeps once). Without a key a retry is a new order.
-* 409 ``request_in_progress``: another attempt with this key is being answered.
-* 422 ``idempotency_key_reused``: the key was first used for a different order.
+Each answer tells the client what it may do next: 201 (Kafka acknowledged it; it lands once),
+503 ``kafka_unavailable`` (nothing was sent; retrying is safe), 504 ``order_in_doubt`` (sent but
+not confirmed; a retry with the same key resends the same event and never places it twice),
+409 ``request_in_progress``, 422 ``idempotency_key_reused``. Without a key a retry is a new order.
+Details: docs/reliability.md, "The three answers an order can get" and the ``Idempotency-Key`` section.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """The streaming ingest job: Kafka topics -> validated, de-duplicated Iceberg tables, exactly once.
 
-The job wires ``lake``'s parts: it takes the driver lease on the checkpoint, adopts the
-routing rules, repairs an uncommitted batch, then runs the ingest query (``lake.source``
--> ``lake.writer``) and, beside it under the same lease, the live insights query
-(``insights.query``). The driver serves its metrics (``jobs.ingest_metrics``) and writes
-its progress file for ``stockpulse status``, the bench and the tests.
+Under the driver lease on the checkpoint it adopts the routing rules, repairs an uncommitted
+batch, runs the ingest query (``lake.source`` -> ``lake.writer``) and, when continuous, the live
+insights query beside it. It serves its metrics (``jobs.ingest_metrics``) and writes the progress
+file that ``stockpulse status``, the bench and the tests read. Guarantees: docs/lake.md.
 
 Run it::
 

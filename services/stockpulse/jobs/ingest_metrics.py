@@ -1,21 +1,11 @@
 """The ingest's own Prometheus metrics, served by the driver on ``STOCKPULSE_INGEST_METRICS_BIND``.
 
-Spark's own metric names (and its JMX/servlet sinks) differ between versions and
-deployments, and Spark never commits consumer-group offsets, so the job reports what
-operators need itself, the same way locally and in a cluster:
-
-* from each progress of the streaming query (``progress_listener``): records read (from
-  the Kafka offsets), input and processed rows per second, batch duration, and
-  ``offsetsBehindLatest`` per topic and partition (the Kafka source's latest offset minus
-  the batch's end offset, the figures Spark's ``maxOffsetsBehindLatest`` is computed
-  from), and a heartbeat on every progress or idle event;
-* from each committed batch (``observe_batch``, with ``lake.batch_stats``' counts): rows
-  routed per table, quarantined records per topic and reason, checks per ticker, orders
-  per ticker and side, the commit time, and freshness (commit time minus event time) as a
-  histogram;
-* on every scrape: whether the Hive metastore answers (``lake.metastore_probe``).
-
-docs/observability.md lists every metric and the alerts built on them.
+Spark's own metric names differ between versions and deployments, and Spark commits no
+consumer-group offsets, so the driver reports what operators need itself, the same locally and
+in a cluster: from each query progress (``progress_listener``: records read, rates, batch time,
+offsets behind latest, heartbeat), from each committed batch (``observe_batch``: rows per table,
+quarantine reasons, checks, orders, freshness) and, at each scrape, a metastore probe.
+Every metric: docs/observability.md, "Ingest (the Spark driver)"; the alerts on them follow there.
 """
 
 from __future__ import annotations

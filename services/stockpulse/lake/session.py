@@ -1,15 +1,10 @@
 """One place builds the SparkSession: Iceberg tables in the Hive metastore, Kafka connector jars.
 
-``spark_catalog`` is Iceberg's ``SparkSessionCatalog`` backed by the Hive metastore, so
-unqualified names (``SELECT * FROM stock_call``, the seed's SQL) resolve to the
-Iceberg tables. HMS commit locks are off: Hive 2.3.10+ metastores carry HIVE-26882
-(``alter_table`` checks the expected ``metadata_location``), which makes the commit
-itself atomic, as Iceberg's docs require for lock-free commits.
-
-Everything set here is a default. Under ``spark-submit`` (the SparkApplication in a
-cluster) whatever spark-submit passed wins, key by key, and the loopback driver address,
-the master and the driver memory are never set: in cluster mode Spark itself gives the
-driver its pod address, and executors must be able to dial it.
+``spark_catalog`` is Iceberg's ``SparkSessionCatalog`` on the Hive metastore, so unqualified
+names (the seed's SQL) resolve to the Iceberg tables; its commit locks are off (why: docs/lake.md,
+"Format: why Iceberg"). Everything set here is a default: under ``spark-submit`` its own settings
+win key by key, and the master, driver memory and loopback driver address are set only for a
+local process, since in cluster mode Spark gives the driver the pod address executors dial.
 """
 
 from __future__ import annotations

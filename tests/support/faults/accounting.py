@@ -1,16 +1,10 @@
 """The fault suite's books: every answer the load got (the Locust ledger), held against Kafka and the lake.
 
-An *intent* is one order the customer meant to place: one ``Idempotency-Key``, however
-many attempts it took. Its events are recognised by the order id the API answered (201,
-and 503/504 errors carry it too), and, for an intent that never got any answer, by who
-sent it and what it asked for. The verdicts:
-
-* lost: an intent answered 201 whose order has no row in the lake;
-* duplicated: an order with more than one row, or an intent with rows under two orders;
-* without a 2xx: an order with a row that no 201 acknowledged. Allowed only when it belongs
-  to an intent whose outcome stayed unknown to the customer (its last answer was in
-  doubt, 504, or no answer at all); anything else is *unexplained*.
-
+An *intent* is one order the customer meant to place (one ``Idempotency-Key``, however many
+attempts). Its rows are found by the order id the API answered (201, 503 and 504 carry it) or,
+for an intent never answered, by user, session and order. ``balance`` counts orders lost,
+duplicated and landed without a 2xx; such a row is *unexplained* unless an intent left in doubt
+(last answer 504 or none) accounts for it. Verdicts: docs/reliability.md, "The fault suite".
 Counts only; nothing here asks the API how it derives its ids.
 """
 

@@ -1,16 +1,10 @@
 """The lake figures: ingest throughput from a pre-filled topic, and end-to-end freshness.
 
-* Ingest: events go straight to Kafka (confluent_kafka, no API), then ``stockpulse ingest
-  --available-now`` runs with a fresh checkpoint. The clock starts when the first micro-batch
-  starts (the job's progress file), after the JVM and the SparkSession are up, and stops at the
-  last Iceberg commit (snapshot ``timestamp_ms``).
-* Freshness: orders go through the API at a modest rate while the continuous ingest runs; for
-  each one the bench keeps the wall-clock time of its 201 and its ``order_id``. Iceberg metadata
-  then says when each row became visible: every data file added by a snapshot is read for its
-  ``order_id`` column, and the snapshot's commit ``timestamp_ms`` is when its rows appeared.
-* Insight freshness: then, with no other load, one buy at a time of one ticker through the API;
-  from its 201 the bench polls ``/stocks/<t>/insights`` (50 ms apart) until the 15-minute
-  window counts one more buy order.
+``measure_ingest`` produces events straight to Kafka and times ``stockpulse ingest --available-now``
+from its first micro-batch's start to the last Iceberg commit; ``measure_freshness`` times orders
+through the API from each 201 to the commit of the snapshot that added its row (``visible_at``);
+``measure_insight_freshness`` times one buy at a time until ``/stocks/<t>/insights`` counts it.
+Method: docs/performance.md, "Freshness", "Insight freshness" and "Ingest throughput".
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """``stockpulse bench --soak MINUTES``: does the lake stay fast under a steady load, with and without maintenance?
 
-The ingest commits a snapshot per table every trigger (2 s by default) and adds a small data
-file to each partition it touches, so what decays with time is metadata and file counts, not
-throughput. One soak runs the local stack on free loopback ports (Kafka, metastore, API,
-continuous ingest with the user's trigger and, in the run "with maintenance", ``stockpulse
-maintain --every``) under a paced mix of checks and orders through the API, and measures the
-same things in a window at the start and a window at the end:
-
-* ``merge_s``: seconds of each table's ``MERGE`` per batch (the ingest's progress history);
-* ``freshness_s``: order 201 -> its row visible in ``stock_operation`` (``bench.lake.visible_at``);
-* ``tables``: snapshots, data files, the most data files in one partition, manifests;
-* ``seed_queries_s``: the seed's six queries on the fast path (cold, per query) and one
-  ``stockpulse sql --engine spark`` with all six (JVM start included).
-
-A soak is short against Iceberg's defaults: with a 1-hour retention nothing would expire in
-30 minutes. So the retention and the maintenance interval are scaled to the soak
-(``SoakPlan.make``): the retention is a fifth of the soak, the interval a sixth, and both rows
-say which they used. The bounds the soak checks are docs/lake.md's, computed from them
-(``snapshot_bound``, ``files_bound``).
+The ingest adds a snapshot and small files every trigger, so what decays is metadata and file
+counts. A soak runs the local stack on its own ports, with ``stockpulse maintain --every`` or without,
+under a paced mix of checks and orders, and measures a window at the start and one at the end:
+``merge_s``, ``freshness_s``, ``tables`` (snapshots, files, manifests) and ``seed_queries_s``.
+Retention and interval are scaled to the soak (``SoakPlan.make``); the bounds are docs/lake.md's
+(``snapshot_bound``, ``files_bound``). Method and rows: docs/performance.md, "Soak".
 """
 
 from __future__ import annotations
@@ -42,7 +30,7 @@ from .benchstack import Stops, bench_settings, bench_stack, drop_data, report_ex
 from .lake import iceberg_catalog, visible_at
 from .stats import percentiles
 
-#: End against start: what "stays fast" allows (issue 13's acceptance).
+#: End against start: what "stays fast" allows (docs/lake.md, the soak's bounds).
 ALLOWED_GROWTH = 0.20
 #: Requests per second of the steady load, and its mix (a share of checks, the rest orders).
 RATE = 20.0
@@ -61,7 +49,7 @@ class SoakPlan:
     interval_minutes: float
     trigger_seconds: float
     snapshots_kept: int
-    spark_queries: bool  # also time the seed queries on Spark (a JVM start per window, 50 s on a loaded 2-core machine)
+    spark_queries: bool  # also time the seed queries on Spark (a JVM start per window)
 
     @classmethod
     def make(cls, minutes: float, maintenance: bool, settings: Settings) -> SoakPlan:

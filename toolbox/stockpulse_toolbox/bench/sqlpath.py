@@ -1,22 +1,11 @@
 """The analysts' figures: the seed's six queries on the fast path (pyiceberg + DuckDB) and on Spark.
 
-Measured on a lake the size of the demo's (``DEMO_EVENTS``: 150 sessions of 2-8 checks and
-0-3 orders), in its own metastore and warehouse so the ingest figures stay untouched. As in
-the demo, popular tickers are checked more (Zipf-like); every ticker's count differs, so the
-seed's ``ORDER BY ... LIMIT 1`` questions have one right answer (with a tie, each engine may
-pick a different ticker, and both would be right).
-
-* ``fast_path``: each query in one process whose libraries are imported: the first (cold)
-  run, which connects to the metastore and loads the table, and the median of ``REPEATS``
-  more; ``fast_path_max_s`` is the slowest cold run, the figure the target is set on;
-* ``fast_path_command``: the wall time of ``stockpulse sql --json QUERY``, one process per
-  query, interpreter start and imports (pyiceberg, pyarrow, DuckDB: about a second on
-  the 2-core machine) included;
-* ``spark_command_all_six``: the wall time of one ``stockpulse sql --engine spark`` with the
-  six queries (JVM start included), for comparison; None in a quick run, which spares that
-  JVM start (the Spark engine of the command is tested in ``test_lake_fastsql``);
-* ``identical``: whether both engines gave the same columns and rows for every query
-  (``identical_per_query`` says which did not).
+Measured on a demo-sized lake (``DEMO_EVENTS``) in its own metastore and warehouse, so the ingest
+figures stay untouched; every ticker gets its own check count, so the seed's ``LIMIT 1`` questions
+have one right answer on both engines. ``measure_queries`` gives ``fast_path`` (cold and warm, in
+process), ``fast_path_command`` (one ``stockpulse sql`` process per query), ``spark_command_all_six_s``
+(one Spark process for all six; None in a quick run) and ``identical`` (same answers on both).
+Method and figures: docs/performance.md, "Analyst queries: the fast path".
 """
 
 from __future__ import annotations
