@@ -60,9 +60,10 @@ PRODUCT = set(ALLOWED)
 TOOLBOX_ALLOWED: dict[str, set[str]] = {
     "stockpulse_toolbox": set(),
     "stockpulse_toolbox.devstack": {"stockpulse_toolbox"},
+    "stockpulse_toolbox.customers": {"stockpulse_toolbox"},
     "stockpulse_toolbox.dashboards": {"stockpulse_toolbox"},
-    "stockpulse_toolbox.demo": {"stockpulse_toolbox", "stockpulse_toolbox.devstack"},
-    "stockpulse_toolbox.bench": {"stockpulse_toolbox", "stockpulse_toolbox.devstack"},
+    "stockpulse_toolbox.demo": {"stockpulse_toolbox", "stockpulse_toolbox.devstack", "stockpulse_toolbox.customers"},
+    "stockpulse_toolbox.bench": {"stockpulse_toolbox", "stockpulse_toolbox.devstack", "stockpulse_toolbox.customers"},
     "stockpulse_toolbox.figures": {"stockpulse_toolbox", "stockpulse_toolbox.bench"},
     "stockpulse_toolbox.commands": {
         "stockpulse_toolbox",

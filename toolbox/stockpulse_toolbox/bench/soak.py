@@ -11,7 +11,6 @@ Retention and interval are scaled to the soak (``SoakPlan.make``); the bounds ar
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
 from collections import Counter
@@ -25,6 +24,7 @@ from stockpulse.lake.progress import read_progress
 from stockpulse.lake.seed import SEED_QUERIES
 from stockpulse.settings import Settings
 
+from ..customers import Customers, SteadyRun
 from ..devstack.ingest_job import IngestJob
 from .benchstack import Stops, bench_settings, bench_stack, drop_data, report_exited, say, start_part, stop_all
 from .lake import iceberg_catalog, visible_at
@@ -78,51 +78,6 @@ class SoakPlan:
         A run itself takes a while, and the ingest appends during it: one interval and one window
         are allowed for (the end window may start while a run is still going)."""
         return compacted + math.ceil((self.interval_minutes * 60 + self.window_s) / self.trigger_seconds)
-
-
-class SteadyLoad(threading.Thread):
-    """Checks and orders through the API at ``rate`` per second; keeps each order's id and 201 time."""
-
-    def __init__(self, api_url: str, tickers: tuple[str, ...], rate: float = RATE, seed: int = 11) -> None:
-        super().__init__(name="soak-load", daemon=True)
-        self.api_url, self.tickers, self.rate = api_url, tickers, rate
-        self.rng = random.Random(seed)
-        self.orders: list[tuple[str, float]] = []  # (order_id, wall time of the 201)
-        self.answers: Counter[str] = Counter()
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        import requests
-
-        interval, start, i = 1.0 / self.rate, time.monotonic(), 0
-        with requests.Session() as session:
-            while not self._halt.is_set():
-                delay = start + i * interval - time.monotonic()
-                if delay > 0 and self._halt.wait(delay):
-                    break
-                i += 1
-                ticker = self.rng.choice(self.tickers)
-                user = {"X-User-Id": f"soak-{self.rng.randrange(200)}"}
-                try:
-                    if self.rng.random() < CHECK_SHARE:
-                        resp = session.get(f"{self.api_url}/stocks/{ticker}", headers=user, timeout=30)
-                        self.answers[f"check {resp.status_code}"] += 1
-                        continue
-                    body = {"side": self.rng.choice(("buy", "sell")), "quantity": self.rng.randint(1, 50)}
-                    resp = session.post(f"{self.api_url}/stocks/{ticker}/orders", json=body, headers=user, timeout=30)
-                except requests.RequestException as exc:
-                    self.answers[f"error {type(exc).__name__}"] += 1
-                    continue
-                self.answers[f"order {resp.status_code}"] += 1
-                if resp.status_code == 201:
-                    self.orders.append((resp.json()["order_id"], time.time()))
-
-    def orders_between(self, since: float, until: float) -> list[tuple[str, float]]:
-        return [(order_id, at) for order_id, at in list(self.orders) if since <= at < until]
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=60)
 
 
 class MergeWatch(threading.Thread):
@@ -196,10 +151,10 @@ def seed_query_figures(settings: Settings, spark: bool) -> dict[str, Any]:
 
 
 def window_figures(
-    settings: Settings, plan: SoakPlan, load: SteadyLoad, merges: MergeWatch, since: float, until: float
+    settings: Settings, plan: SoakPlan, load: SteadyRun, merges: MergeWatch, since: float, until: float
 ) -> dict[str, Any]:
     """Everything measured for the window [since, until) of wall time, read right after it."""
-    sent = load.orders_between(since, until)
+    sent = load.answers.orders_between(since, until)
     # the window's last orders land a batch or two after it: read until all are there (or 120 s)
     deadline = time.monotonic() + 120
     seen = visible_at(settings, since * 1000.0)
@@ -271,7 +226,8 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
         job.wait_caught_up(timeout=600)
         if plan.maintenance:
             start_part(stack, "maintain", stops)
-        load, merges = SteadyLoad(soak.api_url, soak.tickers), MergeWatch(job)
+        load = Customers(soak.api_url, soak.tickers, "soak", seed=11).steady(RATE, CHECK_SHARE)
+        merges = MergeWatch(job)
         load.start()
         stops.append(("load", load.stop))
         merges.start()
@@ -285,14 +241,15 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
         end_from = began + plan.minutes * 60 - plan.window_s
         while time.time() < end_from:
             _wait_until(min(end_from, time.time() + 300))
-            say(f"soak {label}: {(time.time() - began) / 60:.1f} of {plan.minutes:g} min; answers {dict(load.answers)}")
+            answers = dict(load.answers.by_status)
+            say(f"soak {label}: {(time.time() - began) / 60:.1f} of {plan.minutes:g} min; answers {answers}")
         _wait_until(end_from + plan.window_s)
         end = window_figures(soak, plan, load, merges, end_from, end_from + plan.window_s)
         say(f"soak {label}: end window {_summary(end)}")
         maintained = last_maintenance_run(soak, timeout=600) if plan.maintenance else None
         return {
             "plan": asdict(plan),
-            "answers": dict(load.answers),
+            "answers": dict(load.answers.by_status),
             "start": start,
             "end": end,
             "verdict": verdict(plan, start, end),

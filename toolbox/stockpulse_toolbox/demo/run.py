@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -17,9 +19,9 @@ from stockpulse.lake.report_render import print_report, render_html
 from stockpulse.lake.session import build_session
 from stockpulse.settings import Settings
 
+from ..customers import Customers
 from ..devstack import stack
 from ..devstack.local_stack import LocalStack
-from .driver import run_load
 
 
 def _say(message: str, end: str = "\n") -> None:
@@ -105,17 +107,26 @@ def backfill_once(settings: Settings) -> None:
     )
 
 
-def show_burst(settings: Settings, run_id: str, load, timeout: float = 90.0) -> bool:
+def get_json(url: str) -> tuple[int, dict]:
+    """(status, JSON body); status 0 and an empty body when no answer came."""
+    req = urllib.request.Request(url, headers={"User-Agent": "stockpulse-toolbox/1"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
+def show_burst(settings: Settings, customers: Customers, timeout: float = 90.0) -> bool:
     """A burst of buys on the least popular ticker; True once ``/insights?sort=unusual`` ranks it
     first. Prints what a customer of that ticker is told."""
-    from .driver import burst, get_json
-
     ticker = settings.tickers[-1]
-    ids = burst(settings.api_url, ticker, run_id, orders=60)
-    if len(ids) < 60:
-        load.failed["POST burst"] += 60 - len(ids)
-    load.acknowledged["stock_operation"] += len(ids)
-    load.event_ids.setdefault("stock_operation", []).extend(ids)
+    ids = customers.burst(ticker, orders=60)
     sent = time.monotonic()
     _say(f"burst: {len(ids)} buys of {ticker} acknowledged; waiting for the insights to flag it")
     while time.monotonic() - sent < timeout:
@@ -141,19 +152,14 @@ def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int
         stack.up(settings, before={"ingest": lambda: backfill_once(settings)})
         _say(f"driving {sessions} customer sessions against {settings.api_url} (run {run_id})")
         started = time.monotonic()
-        load = run_load(
-            settings.api_url,
-            settings.tickers,
-            sessions,
-            run_id,
-            progress=lambda n, total: _say(f"sessions {n}/{total}", end="\r"),
-        )
+        customers = Customers(settings.api_url, settings.tickers, run_id)
+        load = customers.sessions(sessions, progress=lambda n, total: _say(f"sessions {n}/{total}", end="\r"))
         print(file=sys.stderr)
         _say(
             f"{load.requests} requests in {time.monotonic() - started:.1f}s: acknowledged "
             f"{dict(load.acknowledged)}, not acknowledged {dict(load.failed) or 0}"
         )
-        flagged = show_burst(settings, run_id, load)
+        flagged = show_burst(settings, customers)
         _say("waiting until the ingest has committed everything in Kafka")
         waited = time.monotonic()
         found = wait_for_lake(settings, run_id, load.event_ids, timeout)
