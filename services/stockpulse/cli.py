@@ -21,8 +21,8 @@ from pathlib import Path
 
 from .arguments import INGEST_HELP, MAINTAIN_EPILOG, MAINTAIN_HELP, ingest_arguments, maintain_arguments
 from .events.topics import ALL_TOPICS, TopicSpec
-from .logconfig import configure_logging
-from .settings import Settings, SettingsError, load_settings
+from .jobs.entry import job_main
+from .settings import Settings
 
 #: Entry point group whose functions ``register(subparsers)`` add subcommands.
 PLUGINS = "stockpulse.commands"
@@ -160,15 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"stockpulse: configuration error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level, stream=sys.stderr)
-    return args.func(settings, args)
+    return job_main(build_parser(), argv, lambda settings, args: args.func(settings, args))
 
 
 if __name__ == "__main__":

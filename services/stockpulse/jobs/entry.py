@@ -1,4 +1,4 @@
-"""What every job's ``main`` does before its work: arguments, settings from the environment, logging."""
+"""What every command and job ``main`` does before its work: arguments, settings from the environment, logging."""
 
 from __future__ import annotations
 
