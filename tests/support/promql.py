@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "charts" / "stockpulse" / "dashboards").glob("*.json"))
 RULES = ROOT / "charts" / "stockpulse" / "rules" / "stockpulse.rules.yaml"
 
