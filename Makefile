@@ -26,9 +26,6 @@ lint: setup ## ruff
 	@$(VENV)/bin/ruff format --check -q .
 
 PYTEST := $(VENV)/bin/pytest -q -p no:cacheprovider
-# The system tier: whole-stack runs (demo, bench, soak, fault suite) on the real parts.
-SYSTEM_TESTS := tests/integration/test_demo.py tests/integration/test_bench.py tests/integration/test_soak.py \
-	tests/integration/test_faults.py
 
 test: setup lint ## every tier in one run (figures under .run/; `git status` stays clean)
 	@$(PYTEST) --durations=40
@@ -37,10 +34,10 @@ test-unit: setup ## unit tier: seconds, no broker, JVM or cluster
 	@$(PYTEST) tests/unit
 
 test-integration: setup ## integration tier: real Kafka, gunicorn, Spark, metastore
-	@$(PYTEST) tests/integration $(addprefix --ignore=,$(SYSTEM_TESTS))
+	@$(PYTEST) tests/integration
 
 test-system: setup ## system tier: demo, bench, soak and the fault suite end to end
-	@$(PYTEST) $(SYSTEM_TESTS)
+	@$(PYTEST) tests/system
 
 test-deploy: setup ## deploy tier: chart, images, skaffold, rules, read offline
 	@$(PYTEST) tests/deploy
