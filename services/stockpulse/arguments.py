@@ -1,11 +1,17 @@
-"""Command-line arguments shared by the ``stockpulse`` command and the jobs' entry scripts.
+"""Command-line arguments and start-up shared by the ``stockpulse`` command and the jobs' entry scripts.
 
-Kept apart from the jobs themselves so that building the command's parser imports no pyspark.
+Kept apart from the jobs themselves, and in every image's slice, so that building the
+command's parser imports no pyspark and the API image can run ``stockpulse topics``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .logconfig import configure_logging
+from .settings import Settings, SettingsError, load_settings
 
 #: The tables ``stockpulse maintain --table`` accepts.
 MAINTAINED_TABLES = ("stock_call", "stock_operation", "quarantine")
@@ -37,3 +43,19 @@ def maintain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--every", type=positive_minutes, default=None, metavar="MINUTES", help="run again every MINUTES until stopped"
     )
+
+
+def job_main(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    work: Callable[[Settings, argparse.Namespace], int],
+) -> int:
+    """Parse ``argv``, load the settings (a bad value exits 2 with one line), configure logging, run ``work``."""
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"{parser.prog}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, stream=sys.stderr)
+    return work(settings, args)

@@ -19,9 +19,15 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from .arguments import INGEST_HELP, MAINTAIN_EPILOG, MAINTAIN_HELP, ingest_arguments, maintain_arguments
+from .arguments import (
+    INGEST_HELP,
+    MAINTAIN_EPILOG,
+    MAINTAIN_HELP,
+    ingest_arguments,
+    job_main,
+    maintain_arguments,
+)
 from .events.topics import ALL_TOPICS, TopicSpec
-from .jobs.entry import job_main
 from .settings import Settings
 
 #: Entry point group whose functions ``register(subparsers)`` add subcommands.

@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "stockpulse": set(),
     "stockpulse.settings": {"stockpulse"},
     "stockpulse.logconfig": {"stockpulse"},
-    "stockpulse.arguments": {"stockpulse"},
+    "stockpulse.arguments": {"stockpulse", "stockpulse.settings", "stockpulse.logconfig"},
     "stockpulse.events": {"stockpulse", "stockpulse.settings"},
     "stockpulse.prices": {"stockpulse", "stockpulse.settings"},
     "stockpulse.api": {
@@ -283,3 +283,42 @@ def test_no_test_module_imports_another() -> None:
             if any(name.rsplit(".", 1)[-1].startswith("test_") for name in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def image_slice(image: str) -> set[str]:
+    """The product's modules an image copies (the ``COPY services/stockpulse/...`` lines of its Dockerfile)."""
+    text = (ROOT / "images" / image / "Dockerfile").read_text().replace("\\\n", " ")
+    sources = [
+        word.rstrip("/")
+        for line in text.splitlines()
+        if line.strip().startswith("COPY ") and "--from=" not in line
+        for word in line.split()[1:-1]
+        if word.startswith("services/stockpulse")
+    ]
+    copied = set()
+    for module, path in MODULES.items():
+        relative = str(path.relative_to(ROOT))
+        if any(relative == src or relative.startswith(src + "/") for src in sources):
+            copied.add(module)
+    return copied
+
+
+@pytest.mark.parametrize("image", ["api", "spark"])
+def test_every_module_an_image_copies_finds_its_module_level_imports_in_that_image(image: str) -> None:
+    """A module-level import of a module the image lacks breaks the image at start-up; only a
+    function-body import (a subcommand the image does not run) may reach outside its slice."""
+    copied = image_slice(image)
+    assert "stockpulse.cli" in copied and "stockpulse.settings" in copied, copied
+    missing = [
+        imp
+        for imp in IMPORTS
+        if imp.source in copied and not imp.in_function and (resolve(imp.target) or imp.target) not in copied
+    ]
+    assert missing == []
+
+
+def test_the_slices_keep_the_api_and_the_jobs_apart() -> None:
+    api, spark = image_slice("api"), image_slice("spark")
+    assert not {m for m in api if package_of(m) in {"stockpulse.lake", "stockpulse.insights", "stockpulse.jobs"}}
+    assert not {m for m in spark if package_of(m) in {"stockpulse.api", "stockpulse.prices"}}
+    assert not {m for m in api | spark if m.startswith("stockpulse_toolbox")}

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..arguments import INGEST_HELP, ingest_arguments
+from ..arguments import INGEST_HELP, ingest_arguments, job_main
 from ..events.topics import LAKE_TOPICS
 from ..insights.query import QUERY_NAME as INSIGHTS_QUERY
 from ..insights.query import InsightsPublisher, start_query
@@ -39,7 +39,6 @@ from ..lake.source import event_stream
 from ..lake.tables import ensure_tables, settings_properties
 from ..lake.writer import batch_writer
 from ..settings import Settings
-from .entry import job_main
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,12 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
-from ..arguments import MAINTAIN_EPILOG, MAINTAIN_HELP, maintain_arguments
+from ..arguments import MAINTAIN_EPILOG, MAINTAIN_HELP, job_main, maintain_arguments
 from ..lake.maintenance import TABLES, Plan, maintain, status_path
 from ..lake.progress import write_progress
 from ..lake.session import build_session
 from ..lake.tables import ensure_tables, settings_properties
 from ..settings import Settings
-from .entry import job_main
 
 
 def run(settings: Settings, tables: Sequence[str] | None = None, every_minutes: float | None = None) -> int:
