@@ -135,10 +135,6 @@ class LocalStack:
         """Another ingest driver on this stack (another checkpoint, rules or a second driver)."""
         return IngestJob(settings or self.settings, name)
 
-    def api_server(self, settings: Settings | None = None, name: str = "api") -> ApiServer:
-        """Another API on this stack's broker (other limits or timeouts, a second server)."""
-        return ApiServer(settings or self.settings, name)
-
     def _start_kafka(self) -> str:
         self.kafka.start()
         self.kafka.wait_ready()
