@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import RELEASE, Cluster
+from tests.support.cluster import RELEASE, Cluster
 
 pytestmark = pytest.mark.cluster
 

@@ -21,9 +21,8 @@ import pytest
 from localk8s import monitoring
 from localk8s.tools import CommandError
 
+from tests.support.cluster import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
 from tests.support.promql import dashboard_queries, evaluate
-
-from .conftest import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
 
 pytestmark = pytest.mark.cluster
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CHART, ROOT, STRIMZI_VALUE_SETS, VALUE_SETS, name_of, render, render_text, run, tool
+from tests.support.chart import CHART, ROOT, STRIMZI_VALUE_SETS, VALUE_SETS, name_of, render, render_text, run, tool
 
 COMPONENTS = {"api", "ingest", "maintenance", "locust", "hive-metastore", "kafka", "lake-shell"}
 FULL_LABELS = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CHART, ROOT
+from tests.support.chart import CHART, ROOT
 
 IMAGES = ROOT / "images"
 NAMES = sorted(p.name for p in IMAGES.iterdir() if (p / "Dockerfile").is_file())

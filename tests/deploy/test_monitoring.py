@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from .conftest import CHART, render
+from tests.support.chart import CHART, render
 
 
 def test_prometheusrule_is_the_rules_file_unchanged() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import STRIMZI_VALUE_SETS, name_of, render, render_text
+from tests.support.chart import STRIMZI_VALUE_SETS, name_of, render, render_text
 
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob"}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (
+from tests.support.chart import (
     CRDS,
     STRIMZI_VALUE_SETS,
     VENV_BIN,

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from .conftest import CHART, ROOT, SKAFFOLD_SCHEMA, render, tool_file
+from tests.support.chart import CHART, ROOT, SKAFFOLD_SCHEMA, render, tool_file
 
 SKAFFOLD = ROOT / "skaffold.yaml"
 EXPECTED_ARTIFACTS = {

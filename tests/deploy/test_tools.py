@@ -6,19 +6,19 @@ import re
 
 import pytest
 
-from . import conftest
-from .conftest import ROOT
+from tests.support import chart
+from tests.support.chart import ROOT
 
 SCRIPT = ROOT / "scripts" / "setup-k8s-tools.sh"
 
 
 def test_a_missing_tool_fails_with_the_setup_hint(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(conftest, "BIN", tmp_path / "bin")
-    monkeypatch.setattr(conftest, "VENV_BIN", tmp_path / "venv-bin")
+    monkeypatch.setattr(chart, "BIN", tmp_path / "bin")
+    monkeypatch.setattr(chart, "VENV_BIN", tmp_path / "venv-bin")
     with pytest.raises(pytest.fail.Exception, match="make setup"):
-        conftest.tool("helm")
+        chart.tool("helm")
     with pytest.raises(pytest.fail.Exception, match="make setup"):
-        conftest.tool_file(tmp_path / "crds")
+        chart.tool_file(tmp_path / "crds")
 
 
 def test_setup_script_pins_every_version() -> None:
@@ -42,9 +42,9 @@ def test_setup_script_pins_every_version() -> None:
 
 
 def test_installed_tools_are_the_pinned_ones() -> None:
-    helm = conftest.tool("helm")
-    out = conftest.run([helm, "version", "--short"]).stdout
+    helm = chart.tool("helm")
+    out = chart.run([helm, "version", "--short"]).stdout
     assert out.startswith("v4.1.4"), out
-    kubectl = conftest.tool("kubectl")
-    out = conftest.run([kubectl, "version", "--client"]).stdout
+    kubectl = chart.tool("kubectl")
+    out = chart.run([kubectl, "version", "--client"]).stdout
     assert "v1.35.2" in out, out

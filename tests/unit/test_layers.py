@@ -270,7 +270,7 @@ def test_the_checks_catch_what_they_are_for(tmp_path, monkeypatch, source, targe
 
 
 def test_no_test_module_imports_another() -> None:
-    """Shared helpers live in ``tests.support``; a test module imports no other test module."""
+    """Shared helpers live in ``tests.support``; a test module imports no other test module or conftest."""
     offenders = []
     for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -280,7 +280,8 @@ def test_no_test_module_imports_another() -> None:
                 names = [a.name for a in node.names]
             else:
                 continue
-            if any(name.rsplit(".", 1)[-1].startswith("test_") for name in names):
+            last = [name.rsplit(".", 1)[-1] for name in names]
+            if any(part.startswith("test_") or part == "conftest" for part in last):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
 
