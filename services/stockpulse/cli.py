@@ -45,20 +45,20 @@ def _cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.wait
     while True:
         try:
-            created = ensure_topics(settings.kafka_bootstrap, specs, timeout=10)
+            created = ensure_topics(settings.kafka.bootstrap, specs, timeout=10)
         except Exception as exc:  # Kafka not reachable yet: the Job starts beside the broker
             if time.monotonic() >= deadline:
                 print(
-                    f"stockpulse topics: {settings.kafka_bootstrap} not usable after {args.wait:.0f} s: {exc}",
+                    f"stockpulse topics: {settings.kafka.bootstrap} not usable after {args.wait:.0f} s: {exc}",
                     file=sys.stderr,
                 )
                 return 1
-            log.info("waiting for Kafka at %s: %s", settings.kafka_bootstrap, exc)
+            log.info("waiting for Kafka at %s: %s", settings.kafka.bootstrap, exc)
             time.sleep(3)
             continue
         log.info(
             "topics at %s: created %s, %d present",
-            settings.kafka_bootstrap,
+            settings.kafka.bootstrap,
             created or "none",
             len(specs) - len(created),
         )

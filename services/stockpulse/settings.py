@@ -1,18 +1,23 @@
 """Configuration from ``STOCKPULSE_*`` environment variables, read and validated once.
 
-Every setting has a default that runs the embedded local stack, so ``make demo``
-needs no configuration; production overrides them through the Helm chart.
-A wrong value stops the process with one clear line (``SettingsError``) instead of
-failing later inside a request.
+Settings are grouped per component (Kafka, API, Spark, lake, maintenance, insights, the
+local stack), each a frozen dataclass whose fields name their environment variable and its
+parser. A component reads only its own group: the API gets ``settings.api``, the ingest
+``settings.lake``. Every setting has a default that runs the embedded local stack, so
+``make demo`` needs no configuration; production overrides them through the Helm chart. A
+wrong value stops the process with one clear line (``SettingsError``) instead of failing
+later inside a request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 #: The seed's twelve tickers; ``FB`` is quoted as ``META`` (see ``prices.tickers``).
 DEFAULT_TICKERS = ("MSFT", "AAPL", "AMZN", "GOOG", "BABA", "FB", "INTC", "NVDA", "CRM", "PYPL", "TSLA", "AMD")
@@ -35,165 +40,260 @@ PROJECT_ROOT = _project_root()
 #: Where ``make setup`` puts the jars it fetches from Maven Central, one folder per pom (kafka, spark, derby).
 JARS_DIR = PROJECT_ROOT / ".jars"
 
+Parser = Callable[[str, str], Any]
+
+
+def _text(var: str, raw: str) -> str:
+    return raw
+
+
+def _positive_int(var: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{var} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{var} must be positive, got {value}")
+    return value
+
+
+def _positive_float(var: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{var} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{var} must be positive, got {value}")
+    return value
+
+
+def _path(var: str, raw: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _tickers(var: str, raw: str) -> tuple[str, ...]:
+    return parse_tickers(raw)
+
+
+def _host_port(var: str, raw: str) -> str:
+    if not re.fullmatch(r"[^:\s]*:[0-9]{1,5}", raw):
+        raise SettingsError(f"{var} must be host:port, got {raw!r}")
+    return raw
+
+
+def _bind(var: str, raw: str) -> str:
+    if ":" not in raw:
+        raise SettingsError(f"{var} must be host:port, got {raw!r}")
+    return raw
+
+
+def _price_source(var: str, raw: str) -> str:
+    if not (raw in ("simulated", "yfinance") or (raw.startswith("replay:") and len(raw) > 7)):
+        raise SettingsError(f"{var} must be simulated, yfinance or replay:<path>, got {raw!r}")
+    return raw
+
+
+def _memory(var: str, raw: str) -> str:
+    if not re.fullmatch(r"[0-9]+[kmgt]", raw.lower()):
+        raise SettingsError(f"{var} must be like 768m or 2g, got {raw!r}")
+    return raw
+
+
+def _orphan_margin(var: str, raw: str) -> float:
+    value = _positive_float(var, raw)
+    if value < 24:
+        # Iceberg's remove_orphan_files refuses less: a younger file may belong to a write in flight
+        raise SettingsError(f"{var} must be at least 24, got {value:g}")
+    return value
+
+
+def _log_level(var: str, raw: str) -> str:
+    if raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"{var} must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return raw
+
+
+def env(var: str, default: Any = None, parse: Parser = _text, factory: Callable[[], Any] | None = None) -> Any:
+    """A field read from the environment variable ``var``, parsed (and checked) by ``parse``."""
+    meta = {"env": var, "parse": parse}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
 
 @dataclass(frozen=True)
-class Settings:
-    """All knobs of stockpulse. Field docs are the README's configuration table."""
+class KafkaSettings:
+    """Where every process finds the brokers."""
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    price_source: str = "simulated"
-    tickers: tuple[str, ...] = DEFAULT_TICKERS
-    max_quantity: int = 10_000
-    max_body_bytes: int = 4096
-    order_ack_timeout_ms: int = 5000
-    check_delivery_timeout_ms: int = 300_000
-    idempotency_db: str = ""
-    idempotency_ttl_s: float = 86_400.0
-    price_cache_ttl_s: float = 30.0
-    run_dir: Path = field(default_factory=lambda: PROJECT_ROOT / ".run")
-    warehouse: str = ""
-    checkpoint_dir: str = ""
-    metastore_uri: str = ""
-    trigger_seconds: float = 2.0
-    max_offsets_per_trigger: int = 200_000
-    ingest_metrics_bind: str = "127.0.0.1:8091"
-    prometheus_port: int = 9090
-    kafka_metrics_port: int = 9404
-    spark_master: str = "local[2]"
-    spark_driver_memory: str = "2g"
-    api_bind: str = "127.0.0.1:8000"
-    workers: int = 2
-    threads: int = 8
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    metastore_port: int = 9083
-    spark_ui_port: int = 4040
-    checkpoint_lease_seconds: float = 30.0
-    snapshot_retention_hours: float = 1.0
-    snapshots_kept: int = 100
-    orphan_margin_hours: float = 72.0
-    target_file_mb: int = 128
-    maintain_interval_minutes: float = 10.0
-    insights_trigger_seconds: float = 1.0
-    insights_watermark_seconds: float = 60.0
-    insights_baseline_days: float = 7.0
-    insights_stale_after_s: float = 30.0
-    backfill_days: float = 8.0
-    log_level: str = "INFO"
+    bootstrap: str = env("STOCKPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API: gunicorn, request limits, prices, Kafka acknowledgements, idempotency."""
+
+    bind: str = env("STOCKPULSE_API_BIND", "127.0.0.1:8000", _bind)
+    workers: int = env("STOCKPULSE_WORKERS", 2, _positive_int)
+    threads: int = env("STOCKPULSE_THREADS", 8, _positive_int)
+    price_source: str = env("STOCKPULSE_PRICE_SOURCE", "simulated", _price_source)
+    price_cache_ttl_s: float = env("STOCKPULSE_PRICE_CACHE_TTL_S", 30.0, _positive_float)
+    max_quantity: int = env("STOCKPULSE_MAX_QUANTITY", 10_000, _positive_int)
+    max_body_bytes: int = env("STOCKPULSE_MAX_BODY_BYTES", 4096, _positive_int)
+    order_ack_timeout_ms: int = env("STOCKPULSE_ORDER_ACK_TIMEOUT_MS", 5000, _positive_int)
+    check_delivery_timeout_ms: int = env("STOCKPULSE_CHECK_DELIVERY_TIMEOUT_MS", 300_000, _positive_int)
+    idempotency_db: str = env("STOCKPULSE_IDEMPOTENCY_DB", "")
+    idempotency_ttl_s: float = env("STOCKPULSE_IDEMPOTENCY_TTL_S", 86_400.0, _positive_float)
 
     @property
-    def warehouse_uri(self) -> str:
-        """Where table data lives; a local folder under ``run_dir`` unless set."""
-        return self.warehouse or (self.run_dir / "warehouse").as_uri()
-
-    @property
-    def idempotency_path(self) -> Path:
-        """The SQLite file the API workers share for ``Idempotency-Key`` records."""
-        return Path(self.idempotency_db) if self.idempotency_db else self.run_dir / "api" / "idempotency.sqlite3"
-
-    @property
-    def checkpoint_uri(self) -> str:
-        return self.checkpoint_dir or (self.run_dir / "checkpoints").as_uri()
-
-    @property
-    def metastore_thrift_uri(self) -> str:
-        """The Hive metastore to use: the configured service, else the local one ``up`` starts."""
-        return self.metastore_uri or f"thrift://127.0.0.1:{self.metastore_port}"
-
-    @property
-    def api_url(self) -> str:
-        host, port = self.api_bind.rsplit(":", 1)
+    def url(self) -> str:
+        """Where a client on this host reaches the API (a wildcard bind is reached on loopback)."""
+        host, port = self.bind.rsplit(":", 1)
         if host in ("0.0.0.0", ""):
             host = "127.0.0.1"
         return f"http://{host}:{port}"
 
-    def with_overrides(self, **changes: object) -> Settings:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """The Spark application of the jobs when spark-submit does not set it (what it passes wins)."""
+
+    master: str = env("STOCKPULSE_SPARK_MASTER", "local[2]")
+    driver_memory: str = env("STOCKPULSE_SPARK_DRIVER_MEMORY", "2g", _memory)
+    ui_port: int = env("STOCKPULSE_SPARK_UI_PORT", 4040, _positive_int)
 
 
-_ENV = {
-    "kafka_bootstrap": "STOCKPULSE_KAFKA_BOOTSTRAP",
-    "price_source": "STOCKPULSE_PRICE_SOURCE",
-    "tickers": "STOCKPULSE_TICKERS",
-    "max_quantity": "STOCKPULSE_MAX_QUANTITY",
-    "max_body_bytes": "STOCKPULSE_MAX_BODY_BYTES",
-    "order_ack_timeout_ms": "STOCKPULSE_ORDER_ACK_TIMEOUT_MS",
-    "check_delivery_timeout_ms": "STOCKPULSE_CHECK_DELIVERY_TIMEOUT_MS",
-    "idempotency_db": "STOCKPULSE_IDEMPOTENCY_DB",
-    "idempotency_ttl_s": "STOCKPULSE_IDEMPOTENCY_TTL_S",
-    "price_cache_ttl_s": "STOCKPULSE_PRICE_CACHE_TTL_S",
-    "run_dir": "STOCKPULSE_RUN_DIR",
-    "warehouse": "STOCKPULSE_WAREHOUSE",
-    "checkpoint_dir": "STOCKPULSE_CHECKPOINT_DIR",
-    "metastore_uri": "STOCKPULSE_METASTORE_URI",
-    "trigger_seconds": "STOCKPULSE_TRIGGER_SECONDS",
-    "max_offsets_per_trigger": "STOCKPULSE_MAX_OFFSETS_PER_TRIGGER",
-    "ingest_metrics_bind": "STOCKPULSE_INGEST_METRICS_BIND",
-    "prometheus_port": "STOCKPULSE_PROMETHEUS_PORT",
-    "kafka_metrics_port": "STOCKPULSE_KAFKA_METRICS_PORT",
-    "spark_master": "STOCKPULSE_SPARK_MASTER",
-    "spark_driver_memory": "STOCKPULSE_SPARK_DRIVER_MEMORY",
-    "api_bind": "STOCKPULSE_API_BIND",
-    "workers": "STOCKPULSE_WORKERS",
-    "threads": "STOCKPULSE_THREADS",
-    "kafka_port": "STOCKPULSE_KAFKA_PORT",
-    "kafka_controller_port": "STOCKPULSE_KAFKA_CONTROLLER_PORT",
-    "metastore_port": "STOCKPULSE_METASTORE_PORT",
-    "spark_ui_port": "STOCKPULSE_SPARK_UI_PORT",
-    "checkpoint_lease_seconds": "STOCKPULSE_CHECKPOINT_LEASE_SECONDS",
-    "snapshot_retention_hours": "STOCKPULSE_SNAPSHOT_RETENTION_HOURS",
-    "snapshots_kept": "STOCKPULSE_SNAPSHOTS_KEPT",
-    "orphan_margin_hours": "STOCKPULSE_ORPHAN_MARGIN_HOURS",
-    "target_file_mb": "STOCKPULSE_TARGET_FILE_MB",
-    "maintain_interval_minutes": "STOCKPULSE_MAINTAIN_INTERVAL_MINUTES",
-    "insights_trigger_seconds": "STOCKPULSE_INSIGHTS_TRIGGER_SECONDS",
-    "insights_watermark_seconds": "STOCKPULSE_INSIGHTS_WATERMARK_SECONDS",
-    "insights_baseline_days": "STOCKPULSE_INSIGHTS_BASELINE_DAYS",
-    "insights_stale_after_s": "STOCKPULSE_INSIGHTS_STALE_AFTER_S",
-    "backfill_days": "STOCKPULSE_BACKFILL_DAYS",
-    "log_level": "LOG_LEVEL",
+@dataclass(frozen=True)
+class LakeSettings:
+    """The lake and its ingest: where tables and checkpoints live, and how the ingest runs."""
+
+    warehouse: str = env("STOCKPULSE_WAREHOUSE", "")
+    checkpoint_dir: str = env("STOCKPULSE_CHECKPOINT_DIR", "")
+    metastore_uri: str = env("STOCKPULSE_METASTORE_URI", "")
+    trigger_seconds: float = env("STOCKPULSE_TRIGGER_SECONDS", 2.0, _positive_float)
+    max_offsets_per_trigger: int = env("STOCKPULSE_MAX_OFFSETS_PER_TRIGGER", 200_000, _positive_int)
+    metrics_bind: str = env("STOCKPULSE_INGEST_METRICS_BIND", "127.0.0.1:8091", _host_port)
+    checkpoint_lease_seconds: float = env("STOCKPULSE_CHECKPOINT_LEASE_SECONDS", 30.0, _positive_float)
+    backfill_days: float = env("STOCKPULSE_BACKFILL_DAYS", 8.0, _positive_float)
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    """Table upkeep: snapshot expiry, orphan removal, compaction target, and how often it runs."""
+
+    snapshot_retention_hours: float = env("STOCKPULSE_SNAPSHOT_RETENTION_HOURS", 1.0, _positive_float)
+    snapshots_kept: int = env("STOCKPULSE_SNAPSHOTS_KEPT", 100, _positive_int)
+    orphan_margin_hours: float = env("STOCKPULSE_ORPHAN_MARGIN_HOURS", 72.0, _orphan_margin)
+    target_file_mb: int = env("STOCKPULSE_TARGET_FILE_MB", 128, _positive_int)
+    interval_minutes: float = env("STOCKPULSE_MAINTAIN_INTERVAL_MINUTES", 10.0, _positive_float)
+
+
+@dataclass(frozen=True)
+class InsightsSettings:
+    """The live insights: the query's pace and watermark, its baseline, and when the API calls them stale."""
+
+    trigger_seconds: float = env("STOCKPULSE_INSIGHTS_TRIGGER_SECONDS", 1.0, _positive_float)
+    watermark_seconds: float = env("STOCKPULSE_INSIGHTS_WATERMARK_SECONDS", 60.0, _positive_float)
+    baseline_days: float = env("STOCKPULSE_INSIGHTS_BASELINE_DAYS", 7.0, _positive_float)
+    stale_after_s: float = env("STOCKPULSE_INSIGHTS_STALE_AFTER_S", 30.0, _positive_float)
+
+
+@dataclass(frozen=True)
+class LocalStackSettings:
+    """Ports of the parts only the local stack runs (a cluster has its own services)."""
+
+    kafka_port: int = env("STOCKPULSE_KAFKA_PORT", 9092, _positive_int)
+    kafka_controller_port: int = env("STOCKPULSE_KAFKA_CONTROLLER_PORT", 9093, _positive_int)
+    kafka_metrics_port: int = env("STOCKPULSE_KAFKA_METRICS_PORT", 9404, _positive_int)
+    metastore_port: int = env("STOCKPULSE_METASTORE_PORT", 9083, _positive_int)
+    prometheus_port: int = env("STOCKPULSE_PROMETHEUS_PORT", 9090, _positive_int)
+
+
+#: The groups of ``Settings``, by attribute name.
+COMPONENTS: Mapping[str, type] = {
+    "kafka": KafkaSettings,
+    "api": ApiSettings,
+    "spark": SparkSettings,
+    "lake": LakeSettings,
+    "maintenance": MaintenanceSettings,
+    "insights": InsightsSettings,
+    "local": LocalStackSettings,
 }
 
-#: Environment variable name per setting, for docs and child processes.
-ENV_NAMES: Mapping[str, str] = _ENV
+
+@dataclass(frozen=True)
+class Settings:
+    """What every process shares (tickers, run folder, log level) and one group per component.
+
+    The README's configuration table documents each variable; a unit test keeps the two equal.
+    """
+
+    tickers: tuple[str, ...] = env("STOCKPULSE_TICKERS", DEFAULT_TICKERS, _tickers)
+    run_dir: Path = env("STOCKPULSE_RUN_DIR", parse=_path, factory=lambda: PROJECT_ROOT / ".run")
+    log_level: str = env("LOG_LEVEL", "INFO", _log_level)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    lake: LakeSettings = field(default_factory=LakeSettings)
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
+    insights: InsightsSettings = field(default_factory=InsightsSettings)
+    local: LocalStackSettings = field(default_factory=LocalStackSettings)
+
+    # Defaults that join two groups: state under the run folder, the local metastore's port.
+    @property
+    def warehouse_uri(self) -> str:
+        """Where table data lives; a local folder under ``run_dir`` unless set."""
+        return self.lake.warehouse or (self.run_dir / "warehouse").as_uri()
+
+    @property
+    def checkpoint_uri(self) -> str:
+        return self.lake.checkpoint_dir or (self.run_dir / "checkpoints").as_uri()
+
+    @property
+    def metastore_thrift_uri(self) -> str:
+        """The Hive metastore to use: the configured service, else the local one ``up`` starts."""
+        return self.lake.metastore_uri or f"thrift://127.0.0.1:{self.local.metastore_port}"
+
+    @property
+    def idempotency_path(self) -> Path:
+        """The SQLite file the API workers share for ``Idempotency-Key`` records."""
+        db = self.api.idempotency_db
+        return Path(db) if db else self.run_dir / "api" / "idempotency.sqlite3"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with top-level fields replaced and groups changed field by field.
+
+        A group is given as a mapping of its fields (``api={"workers": 3}``) or as a whole object.
+        """
+        values: dict[str, Any] = {}
+        for name, change in changes.items():
+            if name in COMPONENTS and isinstance(change, Mapping):
+                values[name] = dataclasses.replace(getattr(self, name), **change)
+            else:
+                values[name] = change
+        return dataclasses.replace(self, **values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes a child process load exactly these settings."""
+        return {var: _render(value) for var, _, value in _env_fields(self)}
 
 
-FLOAT_SETTINGS = (
-    "price_cache_ttl_s",
-    "idempotency_ttl_s",
-    "trigger_seconds",
-    "checkpoint_lease_seconds",
-    "snapshot_retention_hours",
-    "orphan_margin_hours",
-    "maintain_interval_minutes",
-    "insights_trigger_seconds",
-    "insights_watermark_seconds",
-    "insights_baseline_days",
-    "insights_stale_after_s",
-    "backfill_days",
-)
+def _render(value: Any) -> str:
+    return ",".join(value) if isinstance(value, tuple) else str(value)
 
 
-def _positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
-    return value
+def _env_fields(settings: Settings) -> Iterator[tuple[str, str, Any]]:
+    """(variable, dotted attribute, value) of every setting read from the environment."""
+    for f in fields(settings):
+        if "env" in f.metadata:
+            yield f.metadata["env"], f.name, getattr(settings, f.name)
+    for group in COMPONENTS:
+        part = getattr(settings, group)
+        for f in fields(part):
+            yield f.metadata["env"], f"{group}.{f.name}", getattr(part, f.name)
 
 
-def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
-    return value
+#: Environment variable per setting (dotted attribute -> variable), for docs and child processes.
+ENV_NAMES: Mapping[str, str] = {attr: var for var, attr, _ in _env_fields(Settings())}
 
 
 def parse_tickers(raw: str) -> tuple[str, ...]:
@@ -206,60 +306,20 @@ def parse_tickers(raw: str) -> tuple[str, ...]:
     return tickers
 
 
+def _read(cls: type, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of ``cls`` that ``environ`` sets (blank counts as unset), parsed."""
+    values = {}
+    for f in fields(cls):
+        if "env" not in f.metadata:
+            continue
+        raw = environ.get(f.metadata["env"])
+        if raw is not None and raw.strip():
+            values[f.name] = f.metadata["parse"](f.metadata["env"], raw.strip())
+    return values
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from the environment; raise ``SettingsError`` on bad values."""
-    env = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for attr, var in _ENV.items():
-        raw = env.get(var)
-        if raw is None or raw.strip() == "":
-            continue
-        raw = raw.strip()
-        if attr == "tickers":
-            values[attr] = parse_tickers(raw)
-        elif attr == "run_dir":
-            values[attr] = Path(raw).resolve()
-        elif attr in FLOAT_SETTINGS:
-            values[attr] = _positive_float(var, raw)
-        elif attr in (
-            "max_quantity",
-            "max_body_bytes",
-            "order_ack_timeout_ms",
-            "check_delivery_timeout_ms",
-            "workers",
-            "threads",
-            "max_offsets_per_trigger",
-            "prometheus_port",
-            "kafka_metrics_port",
-            "kafka_port",
-            "kafka_controller_port",
-            "metastore_port",
-            "spark_ui_port",
-            "snapshots_kept",
-            "target_file_mb",
-        ):
-            values[attr] = _positive_int(var, raw)
-        else:
-            values[attr] = raw
-    settings = Settings(**values)  # type: ignore[arg-type]
-    _validate(settings)
-    return settings
-
-
-def _validate(settings: Settings) -> None:
-    source = settings.price_source
-    if not (source in ("simulated", "yfinance") or (source.startswith("replay:") and len(source) > 7)):
-        raise SettingsError(f"STOCKPULSE_PRICE_SOURCE must be simulated, yfinance or replay:<path>, got {source!r}")
-    if not re.fullmatch(r"[0-9]+[kmgt]", settings.spark_driver_memory.lower()):
-        memory = settings.spark_driver_memory
-        raise SettingsError(f"STOCKPULSE_SPARK_DRIVER_MEMORY must be like 768m or 2g, got {memory!r}")
-    if settings.orphan_margin_hours < 24:
-        # Iceberg's remove_orphan_files refuses less: a younger file may belong to a write in flight
-        raise SettingsError(f"STOCKPULSE_ORPHAN_MARGIN_HOURS must be at least 24, got {settings.orphan_margin_hours:g}")
-    if ":" not in settings.api_bind:
-        raise SettingsError(f"STOCKPULSE_API_BIND must be host:port, got {settings.api_bind!r}")
-    if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}")
-    if not re.fullmatch(r"[^:\s]*:[0-9]{1,5}", settings.ingest_metrics_bind):
-        bind = settings.ingest_metrics_bind
-        raise SettingsError(f"STOCKPULSE_INGEST_METRICS_BIND must be host:port, got {bind!r}")
+    environ = os.environ if environ is None else environ
+    groups = {name: cls(**_read(cls, environ)) for name, cls in COMPONENTS.items()}
+    return Settings(**_read(Settings, environ), **groups)

@@ -94,7 +94,7 @@ def test_every_worker_serves_the_latest_snapshot_and_rebuilds_it_after_a_restart
     settings = api_settings(tmp_path_factory.mktemp("api-insights-run"), kafka.bootstrap, tickers=(first, second))
     server = LocalStack(settings, "api").api
     server.start()
-    url = settings.api_url
+    url = settings.api.url
     try:
         # before any snapshot of these tickers: 503 with Retry-After in every worker, a JSON error
         for reply in probe(url, f"/stocks/{first}/insights"):
@@ -124,7 +124,7 @@ def test_every_worker_serves_the_latest_snapshot_and_rebuilds_it_after_a_restart
         replies = wait_until_all(url, f"/stocks/{first.lower()}/insights", is_latest)
         body = replies[-1].body
         assert {k: v for k, v in body.items() if k not in ("staleness_s", "stale")} == latest
-        assert body["staleness_s"] >= 1.0 and body["stale"] is (body["staleness_s"] > settings.insights_stale_after_s)
+        assert body["staleness_s"] >= 1.0 and body["stale"] is (body["staleness_s"] > settings.insights.stale_after_s)
         ranking = wait_until_all(url, "/insights", lambda r: r.status == 200 and len(r.body["tickers"]) == 2)
         assert [row["stock_name"] for row in ranking[-1].body["tickers"]] == [first, second]
         assert ranking[-1].body["as_of"] == latest["as_of"]

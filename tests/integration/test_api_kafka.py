@@ -42,7 +42,7 @@ def events_of_session(bootstrap: str, topic: str, session: str, expect: int, tim
 
 
 def test_every_answered_request_is_exactly_one_valid_event(kafka, api):
-    url = api.settings.api_url
+    url = api.settings.api.url
     session = f"s-{uuid.uuid4().hex[:12]}"
     headers = {"X-User-Id": "u-42", "X-Session-Id": session, "User-Agent": "integration-test/1"}
     tickers = ["GOOG", "AMZN", "TSLA", "FB", "MSFT"]
@@ -123,7 +123,7 @@ BAD_REQUESTS = [
 
 
 def test_bad_input_gets_its_code_and_produces_no_event(kafka, api):
-    url = api.settings.api_url
+    url = api.settings.api.url
     session = f"bad-{uuid.uuid4().hex[:12]}"
     for method, path, body, headers, status in BAD_REQUESTS:
         reply = call(url, method, path, body=body, headers={"X-Session-Id": session, **headers})
@@ -137,7 +137,7 @@ def test_bad_input_gets_its_code_and_produces_no_event(kafka, api):
 
 
 def test_metrics_count_exactly_the_requests_made(kafka, api):
-    url = api.settings.api_url
+    url = api.settings.api.url
     route_ok = dict(method="GET", route="/stocks/<ticker>", status="200")
     seed_order = dict(method="POST", route="/<stock_name>/<action>/<quantity>", status="201")
     unknown = dict(method="GET", route="/stocks/<ticker>", status="404")

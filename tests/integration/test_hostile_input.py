@@ -67,7 +67,7 @@ def insights_published(api, kafka):
     template = contract_vectors(STOCK_INSIGHTS)["valid"][0]
     snapshots = [(STOCK_INSIGHTS, t, {**template, "stock_name": t}) for t in api.settings.tickers]
     produce_records(kafka.bootstrap, snapshots, flush_timeout=30)
-    url = api.settings.api_url
+    url = api.settings.api.url
     # every worker: each answers 200 only once it has read the topic to its end
     assert wait_for(
         lambda: all(call(url, "GET", "/insights?limit=100").status == 200 for _ in range(10)), timeout=60
@@ -75,7 +75,7 @@ def insights_published(api, kafka):
 
 
 def test_schemathesis_finds_no_server_error_and_nothing_outside_the_spec(api, tmp_path):
-    url = api.settings.api_url
+    url = api.settings.api.url
     spec = call(url, "GET", "/openapi.json").body
     boots = worker_boots(api.process.log_file)
     har = tmp_path / "cases.har"
@@ -232,7 +232,7 @@ NASTY = [
 
 
 def test_nasty_requests_get_json_errors_the_spec_describes_and_the_server_stays_healthy(api):
-    url = api.settings.api_url
+    url = api.settings.api.url
     spec_ops = operations(call(url, "GET", "/openapi.json").body)
     boots = worker_boots(api.process.log_file)
     problems = []

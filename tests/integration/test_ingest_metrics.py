@@ -45,17 +45,17 @@ def records() -> list[tuple[str, str | None, bytes]]:
 
 @pytest.fixture(scope="module")
 def ingest(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("ingest-metrics-run"), trigger_seconds=0.5) as stack:
+    with lake_parts(tmp_path_factory.mktemp("ingest-metrics-run"), lake={"trigger_seconds": 0.5}) as stack:
         yield stack.settings, stack.metastore, stack.ingest
 
 
 def test_ingest_metrics_count_what_landed(ingest):
     settings, metastore, job = ingest
     sent_at = time.time()
-    produce(settings.kafka_bootstrap, records())
+    produce(settings.kafka.bootstrap, records())
     job.start(ui=False)
     job.wait_caught_up()
-    url = f"http://{settings.ingest_metrics_bind}/metrics"
+    url = f"http://{settings.lake.metrics_bind}/metrics"
     samples = scrape(url)
     elapsed = time.time() - sent_at
 

@@ -49,20 +49,18 @@ def history(tickers, now_ms: float) -> list[tuple[str, str, bytes]]:
 def loop(tmp_path_factory):
     with lake_parts(
         tmp_path_factory.mktemp("insights-run"),
-        trigger_seconds=1.0,
-        insights_trigger_seconds=0.5,
-        insights_watermark_seconds=WATERMARK_S,
-        workers=2,
-        threads=4,
+        lake={"trigger_seconds": 1.0},
+        insights={"trigger_seconds": 0.5, "watermark_seconds": WATERMARK_S},
+        api={"workers": 2, "threads": 4},
     ) as stack:
         settings = stack.settings
-        produce(settings.kafka_bootstrap, history(settings.tickers, time.time() * 1000))
+        produce(settings.kafka.bootstrap, history(settings.tickers, time.time() * 1000))
         stack.start("ingest", "api")
         yield settings, stack.ingest, stack.api
 
 
 def insights(settings, ticker: str):
-    return call(settings.api_url, "GET", f"/stocks/{ticker}/insights")
+    return call(settings.api.url, "GET", f"/stocks/{ticker}/insights")
 
 
 def window(settings, ticker: str, name: str = "15m") -> dict | None:
@@ -85,7 +83,7 @@ def test_a_burst_of_buys_shows_in_the_insights_with_exact_counts_and_ranks_first
 
     for i, quantity in enumerate(QUANTITIES):
         reply = call(
-            settings.api_url,
+            settings.api.url,
             "POST",
             f"/stocks/{BURST}/orders",
             json.dumps({"side": "buy", "quantity": quantity}).encode(),
@@ -104,11 +102,11 @@ def test_a_burst_of_buys_shows_in_the_insights_with_exact_counts_and_ranks_first
     w15 = body["windows"]["15m"]
     assert (w15["buy_orders"], w15["buy_shares"], w15["sell_shares"]) == (40, 820, 0)
     assert w15["imbalance"] == 1.0 and w15["customers"] == 4
-    assert body["stale"] is False and 0 <= body["staleness_s"] < settings.insights_stale_after_s
+    assert body["stale"] is False and 0 <= body["staleness_s"] < settings.insights.stale_after_s
     codes = {s["code"] for s in body["signals"]}
     assert {"unusual_attention", "buy_pressure"} <= codes, body["signals"]
 
-    ranked = call(settings.api_url, "GET", "/insights?sort=unusual&limit=3")
+    ranked = call(settings.api.url, "GET", "/insights?sort=unusual&limit=3")
     assert ranked.status == 200, ranked.body
     assert ranked.body["tickers"][0]["stock_name"] == BURST
     # one worker's answer is not the other's: ask a few times, every answer agrees
@@ -118,17 +116,17 @@ def test_a_burst_of_buys_shows_in_the_insights_with_exact_counts_and_ranks_first
 
 def test_late_events_are_counted_in_the_metric_not_in_the_windows(loop):
     settings, _job, _api = loop
-    url = f"http://{settings.ingest_metrics_bind}/metrics"
+    url = f"http://{settings.lake.metrics_bind}/metrics"
     before = value(scrape(url), "stockpulse_insights_late_events_total")
     # the 15m window: the history is older (the 1h window holds some of it, and slides meanwhile)
     assert window(settings, QUIET)["checks"] == 0
     now = time.time() * 1000
     # 5 minutes old: within the ingest's backfill window (it lands), far behind the 10 s watermark
-    produce(settings.kafka_bootstrap, [("stock_call", QUIET, _check(QUIET, now - 300_000, "late")) for _ in range(3)])
+    produce(settings.kafka.bootstrap, [("stock_call", QUIET, _check(QUIET, now - 300_000, "late")) for _ in range(3)])
     assert wait_for(
         lambda: value(scrape(url), "stockpulse_insights_late_events_total") == before + 3, timeout=60, interval=0.5
     ), value(scrape(url), "stockpulse_insights_late_events_total")
-    time.sleep(2 * settings.insights_trigger_seconds)
+    time.sleep(2 * settings.insights.trigger_seconds)
     assert window(settings, QUIET)["checks"] == 0  # 5 minutes old: in this window, had they counted
 
 

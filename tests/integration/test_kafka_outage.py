@@ -19,10 +19,10 @@ pytestmark = pytest.mark.integration
 
 def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
     broker = start_broker(tmp_path / "kafka")
-    api = LocalStack(api_settings(tmp_path / "api", broker.bootstrap, order_ack_timeout_ms=2000)).api
+    api = LocalStack(api_settings(tmp_path / "api", broker.bootstrap, api={"order_ack_timeout_ms": 2000})).api
     try:
         api.start()
-        url, session = api.settings.api_url, f"outage-{uuid.uuid4().hex[:8]}"
+        url, session = api.settings.api.url, f"outage-{uuid.uuid4().hex[:8]}"
         headers = {"X-Session-Id": session}
         before = call(url, "POST", "/GOOG/buy/1", headers=headers)
         assert before.status == 201
@@ -74,7 +74,7 @@ def test_graceful_shutdown_flushes_queued_checks(tmp_path):
     api = LocalStack(api_settings(tmp_path / "api", broker.bootstrap)).api
     try:
         api.start()
-        url, session = api.settings.api_url, f"flush-{uuid.uuid4().hex[:8]}"
+        url, session = api.settings.api.url, f"flush-{uuid.uuid4().hex[:8]}"
         for _ in range(40):
             assert call(url, "GET", "/stocks/NVDA", headers={"X-Session-Id": session}).status == 200
         api.process.signal(signal.SIGTERM)

@@ -60,7 +60,9 @@ def freeze_mid_batch(job: IngestJob, checkpoint: Path, timeout: float = 180.0) -
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("guard-run"), trigger_seconds=0.5, max_offsets_per_trigger=60) as stack:
+    with lake_parts(
+        tmp_path_factory.mktemp("guard-run"), lake={"trigger_seconds": 0.5, "max_offsets_per_trigger": 60}
+    ) as stack:
         yield stack
 
 
@@ -68,7 +70,7 @@ def test_a_second_driver_leaves_a_live_drivers_batch_in_flight_alone(lake, spark
     settings = lake.settings
     checkpoint = settings.run_dir / "checkpoints" / "ingest"
     events = valid_events(random.Random(3), {"GOOG": 150, "MSFT": 150}, orders=200)
-    produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in events])
+    produce(settings.kafka.bootstrap, [(t, k, encode(e)) for t, k, e in events])
     first = lake.ingest
     first.start(ui=False)
     try:
@@ -78,7 +80,7 @@ def test_a_second_driver_leaves_a_live_drivers_batch_in_flight_alone(lake, spark
             before = offsets_file.read_bytes()
 
             # a second driver on the same checkpoint waits one (short) lease TTL, then gives up untouched
-            second = ingest_available_now(settings.with_overrides(checkpoint_lease_seconds=3))
+            second = ingest_available_now(settings.with_overrides(lake={"checkpoint_lease_seconds": 3}))
             assert second.returncode == 3, second.stdout[-2000:] + second.stderr[-2000:]
             assert "is held by driver pid" in second.stdout + second.stderr
             assert offsets_file.read_bytes() == before and uncommitted(checkpoint) == batch

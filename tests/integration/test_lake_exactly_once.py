@@ -54,7 +54,9 @@ def bad_records(tag: str) -> list[tuple[str, str | None, bytes]]:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("lake-run"), trigger_seconds=0.5, max_offsets_per_trigger=100) as stack:
+    with lake_parts(
+        tmp_path_factory.mktemp("lake-run"), lake={"trigger_seconds": 0.5, "max_offsets_per_trigger": 100}
+    ) as stack:
         yield stack
 
 
@@ -71,7 +73,7 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     # phase 1: events, exact duplicates inside the phase, garbage
     dups1 = [(t, k, encode(e)) for t, k, e in rng.sample(first, 15)]
     bad1 = bad_records("one")
-    produce(settings.kafka_bootstrap, records(first) + dups1 + bad1)
+    produce(settings.kafka.bootstrap, records(first) + dups1 + bad1)
     job = lake.ingest
     job.start(ui=False)
     job.wait_caught_up()
@@ -82,14 +84,14 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     # phase 2: more events, duplicates of phase-1 events (across batches and restarts), garbage; crash mid-batch
     dups2 = [(t, k, encode(e)) for t, k, e in rng.sample(first, 10) + rng.sample(second, 10)]
     bad2 = bad_records("two")
-    produce(settings.kafka_bootstrap, records(second) + dups2 + bad2)
+    produce(settings.kafka.bootstrap, records(second) + dups2 + bad2)
     job.start(ui=False)
 
     crashed_in = kill_when(job, in_flight)
     assert crashed_in["batch_started"] != crashed_in["batch_finished"]
 
     # phase 3: restart, more events, catch up
-    produce(settings.kafka_bootstrap, records(third))
+    produce(settings.kafka.bootstrap, records(third))
     job.start(ui=False)
     job.wait_caught_up()
     job.stop()
@@ -121,7 +123,7 @@ def test_every_event_lands_exactly_once_through_driver_crashes(lake):
     # a full replay from the earliest offsets with a fresh checkpoint, in catch-up (availableNow) mode,
     # adds nothing: the merges are idempotent across checkpoints, not only across batch retries
     replay = settings.with_overrides(
-        checkpoint_dir=(settings.run_dir / "replay-checkpoints").as_uri(), max_offsets_per_trigger=10_000
+        lake={"checkpoint_dir": (settings.run_dir / "replay-checkpoints").as_uri(), "max_offsets_per_trigger": 10_000}
     )
     caught_up = ingest_available_now(replay)
     assert caught_up.returncode == 0, caught_up.stdout[-3000:]

@@ -12,7 +12,6 @@ from collections import Counter
 import pytest
 from stockpulse.lake.seed import SEED_QUERIES
 from stockpulse_toolbox.bench.sqlpath import fast_answers, same_answer, spark_answers
-from stockpulse_toolbox.devstack.api_server import settings_env
 
 from tests.support.lake import (
     STOCKPULSE,
@@ -36,7 +35,7 @@ def lake(tmp_path_factory):
 def _fill(settings) -> list:
     # a unique most- and least-checked ticker, so the LIMIT 1 questions have one right answer
     events = valid_events(random.Random(5), {t: 3 + 2 * i for i, t in enumerate(TICKERS)}, orders=60)
-    produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in events])
+    produce(settings.kafka.bootstrap, [(t, k, encode(e)) for t, k, e in events])
     done = ingest_available_now(settings)
     assert done.returncode == 0, done.stderr[-3000:]
     return events
@@ -64,7 +63,7 @@ def test_the_seed_queries_answer_the_same_on_both_engines(lake):
 
 
 def run_cli(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **settings_env(settings), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env = {**os.environ, **settings.to_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
     return subprocess.run([STOCKPULSE, "sql", "--json", *args], env=env, capture_output=True, text=True, timeout=300)
 
 

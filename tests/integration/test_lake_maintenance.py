@@ -21,7 +21,6 @@ from urllib.parse import unquote, urlparse
 import pyarrow.parquet as pq
 import pytest
 from stockpulse.lake.maintenance import status_path
-from stockpulse_toolbox.devstack.api_server import settings_env
 
 from tests.support.lake import (
     STOCKPULSE,
@@ -52,7 +51,7 @@ def catalog_table(settings, name: str):
 def maintained(tmp_path_factory):
     small_batches = {"trigger_seconds": 0.5, "max_offsets_per_trigger": 12}
     retention = {"snapshot_retention_hours": RETENTION_H, "snapshots_kept": KEPT}
-    with lake_parts(tmp_path_factory.mktemp("maintain-run"), **small_batches, **retention) as stack:
+    with lake_parts(tmp_path_factory.mktemp("maintain-run"), lake=small_batches, maintenance=retention) as stack:
         yield _maintain_beside_the_ingest(stack)
 
 
@@ -64,7 +63,7 @@ def _maintain_beside_the_ingest(stack) -> dict:
     events = valid_events(rng, {t: 20 for t in ("GOOG", "MSFT", "AAPL", "TSLA")}, orders=20)
     job = stack.ingest
     try:
-        produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in events])
+        produce(settings.kafka.bootstrap, [(t, k, encode(e)) for t, k, e in events])
         job.start(ui=False)
         job.wait_caught_up(timeout=900)
         table = catalog_table(settings, "stock_call")
@@ -79,7 +78,7 @@ def _maintain_beside_the_ingest(stack) -> dict:
         time.sleep(RETENTION_H * 3600 + 1)  # every snapshot so far is past the retention
 
         started_ms = time.time() * 1000
-        env = {**os.environ, **settings_env(settings), "SPARK_LOCAL_IP": "127.0.0.1"}
+        env = {**os.environ, **settings.to_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
         log_file = run_dir / "maintain.log"
         with log_file.open("wb") as log:  # a file, not a pipe: Spark's log lines would fill a pipe nobody reads
             run = subprocess.Popen(
@@ -96,7 +95,7 @@ def _maintain_beside_the_ingest(stack) -> dict:
                 raise AssertionError("maintenance did not finish; see " + str(log_file))
             more = valid_events(rng, {"GOOG": 2, "NVDA": 2}, orders=1)
             events += more
-            produce(settings.kafka_bootstrap, [(t, k, encode(e)) for t, k, e in more])
+            produce(settings.kafka.bootstrap, [(t, k, encode(e)) for t, k, e in more])
             time.sleep(2.0)
         assert run.returncode == 0, log_file.read_text()[-4000:]
         finished_ms = time.time() * 1000

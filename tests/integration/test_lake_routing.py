@@ -43,7 +43,7 @@ def records(events: list[dict]) -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    with lake_parts(tmp_path_factory.mktemp("routing-run"), trigger_seconds=0.5) as stack:
+    with lake_parts(tmp_path_factory.mktemp("routing-run"), lake={"trigger_seconds": 0.5}) as stack:
         yield stack
 
 
@@ -59,12 +59,12 @@ def scenario(lake):
         "twice": orders("AMZN", 1),
     }
     twin = {**first["twice"][0], "event_timestamp": first["twice"][0]["event_timestamp"] - 24 * HOUR_MS}
-    produce(settings.kafka_bootstrap, records(first["newt"] + first["goog"] + first["twice"] + [twin]))
+    produce(settings.kafka.bootstrap, records(first["newt"] + first["goog"] + first["twice"] + [twin]))
     # logged by Kafka 25 h and 23 h before their own timestamps: the first is "in the future"
     ahead = orders("MSFT", 1, event_timestamp=now_ms, transaction_timestamp=now_ms)
     near = orders("MSFT", 1, event_timestamp=now_ms, transaction_timestamp=now_ms)
-    produce(settings.kafka_bootstrap, records(ahead), logged_ms=now_ms - 25 * HOUR_MS)
-    produce(settings.kafka_bootstrap, records(near), logged_ms=now_ms - 23 * HOUR_MS)
+    produce(settings.kafka.bootstrap, records(ahead), logged_ms=now_ms - 25 * HOUR_MS)
+    produce(settings.kafka.bootstrap, records(near), logged_ms=now_ms - 23 * HOUR_MS)
 
     done = ingest_available_now(settings)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -81,7 +81,7 @@ def scenario(lake):
         later = orders("NEWT", 3)
         # the first event again, re-sent later with a timestamp two days earlier: still one row
         resent = {**first["twice"][0], "event_timestamp": first["twice"][0]["event_timestamp"] - 48 * HOUR_MS}
-        produce(settings.kafka_bootstrap, records([*later, resent]))
+        produce(settings.kafka.bootstrap, records([*later, resent]))
         job.wait_caught_up()
         rules_version = job.progress()["rules_version"]
     finally:

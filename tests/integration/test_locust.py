@@ -66,7 +66,7 @@ def metric_sum(host: str, prefix: str) -> float:
 
 
 def test_customers_check_buy_and_sell_without_a_failure(api, tmp_path):
-    host = api.settings.api_url
+    host = api.settings.api.url
     failed_before = metric_sum(host, "stockpulse_events_failed_total")
     orders_before = metric_sum(host, 'stockpulse_events_produced_total{topic="stock_operation"}')
     rows = run_locust(tmp_path, host, "-u", "20", "-r", "20", "-t", "8s", STOCKPULSE_WAIT="0.05,0.3")
@@ -91,7 +91,7 @@ def test_customers_check_buy_and_sell_without_a_failure(api, tmp_path):
 def test_seed_shape_replays_the_seed_script_on_the_seed_routes(api, tmp_path):
     rows = run_locust(
         tmp_path,
-        api.settings.api_url,
+        api.settings.api.url,
         "-t",
         "20s",
         STOCKPULSE_LOAD_SHAPE="seed",

@@ -13,7 +13,6 @@ from typing import Any
 
 from stockpulse.events import stock_call_event, stock_operation_event
 from stockpulse.settings import DEFAULT_TICKERS, Settings
-from stockpulse_toolbox.devstack.api_server import settings_env
 from stockpulse_toolbox.devstack.ingest_job import IngestJob
 from stockpulse_toolbox.devstack.local_stack import LocalStack
 from stockpulse_toolbox.devstack.produce import produce_records
@@ -58,7 +57,7 @@ def encode(event: dict[str, Any]) -> bytes:
 
 def sql_json(settings: Settings, query: str, timeout: float = 180) -> list[dict[str, Any]]:
     """Rows of ``query`` through ``stockpulse sql --json``: the analysts' path."""
-    env = {**os.environ, **settings_env(settings)}
+    env = {**os.environ, **settings.to_env()}
     result = subprocess.run(
         [STOCKPULSE, "sql", "--json", query], env=env, capture_output=True, text=True, timeout=timeout
     )

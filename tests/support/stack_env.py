@@ -8,14 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stockpulse_toolbox.devstack.api_server import settings_env
-
 from tests.support.stacks import stack_settings
 
 
 def stack_env(run_dir: Path, **extra: str) -> dict[str, str]:
     """Every listening port of the local stack on a free one, state under ``run_dir``, plus ``extra``."""
-    return {**os.environ, **settings_env(stack_settings(run_dir)), **extra}
+    return {**os.environ, **stack_settings(run_dir).to_env(), **extra}
 
 
 STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")

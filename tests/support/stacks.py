@@ -26,7 +26,8 @@ def start_broker(run_dir: Path) -> KafkaBroker:
 
 def api_settings(run_dir: Path, bootstrap: str, **overrides: Any) -> Settings:
     """An API of two workers of four threads on ``bootstrap``."""
-    return stack_settings(run_dir, kafka_bootstrap=bootstrap, workers=2, threads=4, **overrides)
+    settings = stack_settings(run_dir, kafka={"bootstrap": bootstrap}, api={"workers": 2, "threads": 4})
+    return settings.with_overrides(**overrides)
 
 
 @contextmanager

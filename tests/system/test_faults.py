@@ -70,7 +70,7 @@ def run_fault(stack: FaultStack, name: str, ledger_dir, inject: Callable[[Load],
     books = balance(
         name,
         read_ledger(ledger),
-        topic_events(stack.settings.kafka_bootstrap, "stock_operation", users),
+        topic_events(stack.settings.kafka.bootstrap, "stock_operation", users),
         lake_rows(stack.settings, "stock_operation", users, ORDER_FIELDS),
         len(lake_rows(stack.settings, "stock_call", users, ("event_id",))),
     )
@@ -104,7 +104,7 @@ def test_same_key_twice_is_one_order_in_the_lake_and_another_body_is_422(stack):
     reused = call(stack.url, "POST", "/stocks/NVDA/orders", body=other, headers=headers)
     assert reused.status == 422 and reused.body["error"]["code"] == "idempotency_key_reused"
     stack.caught_up()
-    assert [e["order_id"] for e in topic_events(stack.settings.kafka_bootstrap, "stock_operation", [user])] == [
+    assert [e["order_id"] for e in topic_events(stack.settings.kafka.bootstrap, "stock_operation", [user])] == [
         first.body["order_id"]
     ]
     rows = lake_rows(stack.settings, "stock_operation", [user], ORDER_FIELDS)

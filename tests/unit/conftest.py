@@ -15,7 +15,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 def settings(tmp_path):
-    return load_settings({}).with_overrides(run_dir=tmp_path, max_quantity=10_000, max_body_bytes=4096)
+    return load_settings({}).with_overrides(run_dir=tmp_path, api={"max_quantity": 10_000, "max_body_bytes": 4096})
 
 
 @pytest.fixture

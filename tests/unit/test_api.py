@@ -139,7 +139,7 @@ def test_a_whole_number_written_with_a_fraction_is_that_integer(client, publishe
 def test_max_quantity_comes_from_settings(settings, publisher):
     from stockpulse.api import create_app
 
-    client = create_app(settings.with_overrides(max_quantity=5), publisher=publisher).test_client()
+    client = create_app(settings.with_overrides(api={"max_quantity": 5}), publisher=publisher).test_client()
     assert client.post("/GOOG/buy/5").status_code == 201
     assert client.post("/GOOG/buy/6").status_code == 422
 

@@ -137,14 +137,14 @@ def test_old_snapshot_is_served_and_flagged_stale(client, view):
 
 @pytest.mark.parametrize(("age_s", "stale"), [(30.0, False), (30.001, True)])
 def test_stale_means_older_than_the_setting(client, view, settings, age_s, stale):
-    assert settings.insights_stale_after_s == 30.0
+    assert settings.insights.stale_after_s == 30.0
     put(view, snapshot("GOOG", age_s=age_s))
     body = client.get("/stocks/GOOG/insights").get_json()
     assert (body["staleness_s"], body["stale"]) == (age_s, stale)
 
 
 def test_stale_threshold_comes_from_settings(settings, publisher, view):
-    client = create_app(settings.with_overrides(insights_stale_after_s=5.0), publisher=publisher, insights=view)
+    client = create_app(settings.with_overrides(insights={"stale_after_s": 5.0}), publisher=publisher, insights=view)
     put(view, snapshot("GOOG", age_s=6))
     assert client.test_client().get("/stocks/GOOG/insights").get_json()["stale"] is True
 

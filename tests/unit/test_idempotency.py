@@ -183,7 +183,7 @@ def test_attempt_in_progress_is_409_until_its_lease_ends_then_taken_over(setting
     assert busy.status_code == 409 and int(busy.headers["Retry-After"]) >= 1
     assert busy.get_json()["error"]["code"] == "request_in_progress"
     assert orders(publisher) == []
-    now[0] += settings.order_ack_timeout_ms / 1000.0 + 10
+    now[0] += settings.api.order_ack_timeout_ms / 1000.0 + 10
     taken_over = keyed(client, key)
     assert taken_over.status_code == 201
     assert len(orders(publisher)) == 1

@@ -50,23 +50,25 @@ def test_an_unknown_part_is_refused(tmp_path) -> None:
 def test_the_broker_exports_metrics_only_for_a_stack_with_prometheus(tmp_path) -> None:
     settings = on_free_ports(load_settings({}), tmp_path)
     assert LocalStack(settings, "kafka").kafka.metrics_port is None
-    assert LocalStack(settings).kafka.metrics_port == settings.kafka_metrics_port
+    assert LocalStack(settings).kafka.metrics_port == settings.local.kafka_metrics_port
 
 
 def test_free_port_settings_put_every_listener_on_its_own_port(tmp_path) -> None:
-    settings = on_free_ports(load_settings({}), tmp_path, workers=3)
-    assert on_free_ports(settings, tmp_path, kafka_bootstrap="127.0.0.2:9092").kafka_bootstrap == "127.0.0.2:9092"
+    settings = on_free_ports(load_settings({}), tmp_path, api={"workers": 3})
+    assert settings.api.workers == 3
+    moved = on_free_ports(settings, tmp_path, kafka={"bootstrap": "127.0.0.2:9092"})
+    assert moved.kafka.bootstrap == "127.0.0.2:9092"
     ports = [
-        settings.kafka_port,
-        settings.kafka_controller_port,
-        int(settings.api_bind.rsplit(":", 1)[1]),
-        settings.metastore_port,
-        settings.spark_ui_port,
-        int(settings.ingest_metrics_bind.rsplit(":", 1)[1]),
-        settings.kafka_metrics_port,
-        settings.prometheus_port,
+        settings.local.kafka_port,
+        settings.local.kafka_controller_port,
+        int(settings.api.bind.rsplit(":", 1)[1]),
+        settings.local.metastore_port,
+        settings.spark.ui_port,
+        int(settings.lake.metrics_bind.rsplit(":", 1)[1]),
+        settings.local.kafka_metrics_port,
+        settings.local.prometheus_port,
     ]
     assert len(set(ports)) == len(ports) == 8
-    assert settings.kafka_bootstrap == f"127.0.0.1:{settings.kafka_port}"
-    assert settings.run_dir == tmp_path and settings.workers == 3
+    assert settings.kafka.bootstrap == f"127.0.0.1:{settings.local.kafka_port}"
+    assert settings.run_dir == tmp_path and settings.api.workers == 3
     assert local_stack.PARTS[0] == "kafka" and local_stack.PARTS[-1] == "prometheus"

@@ -35,33 +35,37 @@ def create_app(
     """
     settings = settings or load_settings()
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=settings.api.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
     # "//stocks//GOOG" is a 404 like any unknown path, not a redirect the OpenAPI document does not describe
     app.url_map.merge_slashes = False
     app.extensions["stockpulse.settings"] = settings
     app.extensions["stockpulse.prices"] = prices or make_provider(
-        settings.price_source, settings.tickers, settings.price_cache_ttl_s
+        settings.api.price_source, settings.tickers, settings.api.price_cache_ttl_s
     )
     app.extensions["stockpulse.publisher"] = publisher or KafkaPublisher(
-        settings.kafka_bootstrap,
-        order_ack_timeout_ms=settings.order_ack_timeout_ms,
-        check_delivery_timeout_ms=settings.check_delivery_timeout_ms,
+        settings.kafka.bootstrap,
+        order_ack_timeout_ms=settings.api.order_ack_timeout_ms,
+        check_delivery_timeout_ms=settings.api.check_delivery_timeout_ms,
         on_delivery=metrics.record_delivery,
         on_replaced=metrics.record_replaced,
         on_reachability=metrics.record_reachability,
     )
-    app.extensions["stockpulse.idempotency"] = IdempotencyStore(settings.idempotency_path, settings.idempotency_ttl_s)
+    app.extensions["stockpulse.idempotency"] = IdempotencyStore(
+        settings.idempotency_path, settings.api.idempotency_ttl_s
+    )
     if insights is None:
-        bootstrap = settings.kafka_bootstrap if publisher is None else None
+        bootstrap = settings.kafka.bootstrap if publisher is None else None
         insights = InsightsFeed(bootstrap, on_invalid=metrics.record_insights_invalid)
     app.extensions["stockpulse.insights"] = insights
 
     @app.before_request
     def _limit_body() -> None:
         # Rejected before any route reads the body, also for routes that ignore it.
-        if request.content_length is not None and request.content_length > settings.max_body_bytes:
-            raise ApiError(413, "payload_too_large", f"request bodies are limited to {settings.max_body_bytes} bytes")
+        if request.content_length is not None and request.content_length > settings.api.max_body_bytes:
+            raise ApiError(
+                413, "payload_too_large", f"request bodies are limited to {settings.api.max_body_bytes} bytes"
+            )
 
     register_error_handlers(app)
     metrics.init_app(app)

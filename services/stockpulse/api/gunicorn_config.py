@@ -35,9 +35,9 @@ os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 gunicorn_errors.install()
 
-bind = [_settings.api_bind]
-workers = _settings.workers
-threads = _settings.threads
+bind = [_settings.api.bind]
+workers = _settings.api.workers
+threads = _settings.api.threads
 worker_class = "gthread"
 graceful_timeout = 20
 timeout = 30

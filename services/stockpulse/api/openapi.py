@@ -132,7 +132,7 @@ def _insights_schemas(settings: Settings) -> dict[str, Any]:
         },
         "stale": {
             "type": "boolean",
-            "description": f"staleness_s above STOCKPULSE_INSIGHTS_STALE_AFTER_S ({settings.insights_stale_after_s:g} "
+            "description": f"staleness_s above STOCKPULSE_INSIGHTS_STALE_AFTER_S ({settings.insights.stale_after_s:g} "
             "here): the insights job is behind or stopped; the numbers are shown anyway",
         },
     }
@@ -282,7 +282,11 @@ def _spec(settings: Settings) -> dict[str, Any]:
                                     "required": ["side", "quantity"],
                                     "properties": {
                                         "side": {"type": "string", "enum": ["buy", "sell"]},
-                                        "quantity": {"type": "integer", "minimum": 1, "maximum": settings.max_quantity},
+                                        "quantity": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": settings.api.max_quantity,
+                                        },
                                     },
                                 }
                             }
@@ -380,7 +384,7 @@ def _spec(settings: Settings) -> dict[str, Any]:
                             "name": "quantity",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": settings.max_quantity},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": settings.api.max_quantity},
                         },
                         *_CUSTOMER,
                         _IDEMPOTENCY_KEY,

@@ -94,7 +94,7 @@ def _place_keyed(
     intent: OrderIntent, order: Order, context: dict[str, Any], answer: Answer
 ) -> tuple[dict[str, Any], bool]:
     store = idempotency_store()
-    lease_s = settings().order_ack_timeout_ms / 1000.0 + LEASE_MARGIN_S
+    lease_s = settings().api.order_ack_timeout_ms / 1000.0 + LEASE_MARGIN_S
     claim = store.begin(intent.scope, intent.key, intent.fingerprint, lease_s)
     if claim.outcome == "replay":
         assert claim.answer is not None

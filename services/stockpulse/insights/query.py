@@ -119,7 +119,7 @@ class InsightsPublisher:
         self.folder = HadoopFolder(spark, f"{settings.checkpoint_uri.rstrip('/')}/{VIEW_FOLDER}")
         self.clock = clock
         self.view = InsightsView(
-            settings.tickers, int(settings.insights_watermark_seconds * 1000), settings.insights_baseline_days
+            settings.tickers, int(settings.insights.watermark_seconds * 1000), settings.insights.baseline_days
         )
         self.lock = threading.Lock()
         self.published_at = 0.0
@@ -174,7 +174,7 @@ class InsightsPublisher:
         (
             self.spark.createDataFrame(records, "key string, value string")
             .write.format("kafka")
-            .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+            .option("kafka.bootstrap.servers", self.settings.kafka.bootstrap)
             .option("kafka.acks", "all")
             .option("topic", STOCK_INSIGHTS)
             .save()
@@ -190,7 +190,7 @@ def start_query(spark: SparkSession, settings: Settings, rules: RoutingRules) ->
     publisher = InsightsPublisher(spark, settings)
     checkpoint = f"{settings.checkpoint_uri.rstrip('/')}/{CHECKPOINT_FOLDER}"
     raw = event_stream(spark, settings)
-    totals = bucket_totals(customer_events(raw, rules), settings.insights_watermark_seconds)
+    totals = bucket_totals(customer_events(raw, rules), settings.insights.watermark_seconds)
     spark.sparkContext.setLocalProperty("spark.scheduler.pool", "insights")
     try:
         query = (
@@ -198,7 +198,7 @@ def start_query(spark: SparkSession, settings: Settings, rules: RoutingRules) ->
             .outputMode("update")
             .foreachBatch(publisher.on_batch)
             .option("checkpointLocation", checkpoint)
-            .trigger(processingTime=f"{settings.insights_trigger_seconds} seconds")
+            .trigger(processingTime=f"{settings.insights.trigger_seconds} seconds")
             .start()
         )
     finally:

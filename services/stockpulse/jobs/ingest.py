@@ -198,9 +198,9 @@ def start_metrics(settings: Settings) -> tuple[Any, Any] | None:
         return None
     metrics = IngestMetrics(settings.tickers, settings.metastore_thrift_uri)
     try:
-        host, port, stop = metrics.serve(settings.ingest_metrics_bind)
+        host, port, stop = metrics.serve(settings.lake.metrics_bind)
     except OSError as exc:
-        log.error("ingest metrics are off: cannot serve on %s: %s", settings.ingest_metrics_bind, exc)
+        log.error("ingest metrics are off: cannot serve on %s: %s", settings.lake.metrics_bind, exc)
         return None
     log.info("ingest metrics on http://%s:%d/metrics", host or "0.0.0.0", port)
     return metrics, stop
@@ -214,16 +214,16 @@ def run(settings: Settings, available_now: bool = False, ui: bool = True) -> int
     """
     served = start_metrics(settings)
     metrics = served[0] if served else None
-    spark = build_session(settings, QUERY_NAME, ui_port=settings.spark_ui_port if ui else None)
+    spark = build_session(settings, QUERY_NAME, ui_port=settings.spark.ui_port if ui else None)
     if metrics is not None:
         from .ingest_metrics import progress_listener  # loaded only where prometheus-client is (start_metrics)
 
         spark.streams.addListener(progress_listener(metrics, QUERY_NAME, INSIGHTS_QUERY))
     folder = HadoopFolder(spark, f"{settings.checkpoint_uri.rstrip('/')}/ingest")
-    lease = DriverLease(folder, settings.checkpoint_lease_seconds)
+    lease = DriverLease(folder, settings.lake.checkpoint_lease_seconds)
     try:
         try:
-            lease.acquire(wait_s=settings.checkpoint_lease_seconds + 5)
+            lease.acquire(wait_s=settings.lake.checkpoint_lease_seconds + 5)
         except CheckpointBusy as exc:
             log.error("ingest not started: %s", exc)
             return EXIT_BUSY
@@ -248,7 +248,7 @@ class IngestDriver:
         """Tables, routing rules and the checkpoint's repair: all before the first batch."""
         ensure_tables(self.spark, settings_properties(self.settings))
         configured = RoutingRules(
-            tickers=tuple(self.settings.tickers), max_past_ms=self.settings.backfill_days * 86_400_000
+            tickers=tuple(self.settings.tickers), max_past_ms=self.settings.lake.backfill_days * 86_400_000
         )
         rules = RulesLog(self.folder).adopt(configured, next_batch_id(self.folder))
         drop_uncommitted_batch(self.folder, self.lease, self.spark.version)
@@ -271,7 +271,7 @@ class IngestDriver:
         )
         if available_now:
             return writer.trigger(availableNow=True).start()
-        return writer.trigger(processingTime=f"{self.settings.trigger_seconds} seconds").start()
+        return writer.trigger(processingTime=f"{self.settings.lake.trigger_seconds} seconds").start()
 
     def _request_stop(self, signum, _frame) -> None:
         log.info("ingest stopping", extra={"signal": signum})

@@ -52,10 +52,10 @@ class Plan:
     @classmethod
     def from_settings(cls, settings: Settings) -> Plan:
         return cls(
-            retention_hours=settings.snapshot_retention_hours,
-            snapshots_kept=settings.snapshots_kept,
-            orphan_margin_hours=settings.orphan_margin_hours,
-            target_file_bytes=settings.target_file_mb * 1024 * 1024,
+            retention_hours=settings.maintenance.snapshot_retention_hours,
+            snapshots_kept=settings.maintenance.snapshots_kept,
+            orphan_margin_hours=settings.maintenance.orphan_margin_hours,
+            target_file_bytes=settings.maintenance.target_file_mb * 1024 * 1024,
         )
 
 

@@ -64,10 +64,10 @@ def session_conf(settings: Settings, app_name: str, ui_port: int | None = None) 
 def local_conf(settings: Settings) -> dict[str, str]:
     """What a process started by plain ``python`` needs and spark-submit would otherwise pass."""
     conf = {
-        "spark.master": settings.spark_master,
+        "spark.master": settings.spark.master,
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
-        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.driver.memory": settings.spark.driver_memory,
     }
     jars = extra_jars()
     if jars:

@@ -14,10 +14,10 @@ def event_stream(spark: SparkSession, settings: Settings) -> DataFrame:
     when retention deleted records the checkpoint still needs."""
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
         .option("subscribe", ",".join(LAKE_TOPICS))
         .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
+        .option("maxOffsetsPerTrigger", str(settings.lake.max_offsets_per_trigger))
         .option("failOnDataLoss", "true")
         .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
         .option("kafka.fetch.max.bytes", str(64 * 1024 * 1024))

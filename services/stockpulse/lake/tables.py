@@ -146,4 +146,8 @@ def ensure_tables(spark: SparkSession, properties: Mapping[str, str] | None = No
 
 def settings_properties(settings: Settings) -> dict[str, str]:
     """``table_properties`` from the ``STOCKPULSE_*`` settings."""
-    return table_properties(settings.target_file_mb, settings.snapshot_retention_hours, settings.snapshots_kept)
+    return table_properties(
+        settings.maintenance.target_file_mb,
+        settings.maintenance.snapshot_retention_hours,
+        settings.maintenance.snapshots_kept,
+    )

@@ -16,7 +16,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from stockpulse.settings import Settings
-from stockpulse_toolbox.devstack.api_server import settings_env
 from stockpulse_toolbox.devstack.local_stack import LocalStack
 
 from tests.support.stacks import stack_settings
@@ -33,19 +32,17 @@ class FaultStack:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("STOCKPULSE_", "LOCUST_"))}
         self.settings: Settings = stack_settings(
             run_dir,
-            order_ack_timeout_ms=ORDER_ACK_TIMEOUT_MS,
-            trigger_seconds=1.0,
-            workers=2,
-            threads=8,
+            api={"order_ack_timeout_ms": ORDER_ACK_TIMEOUT_MS, "workers": 2, "threads": 8},
+            lake={"trigger_seconds": 1.0},
         )
-        self.env = {**clean, **settings_env(self.settings)}
+        self.env = {**clean, **self.settings.to_env()}
         # handles on the parts `stockpulse up` starts under this run folder (signals, logs, progress)
         parts = LocalStack(self.settings)
         self.broker, self.api, self.ingest = parts.kafka, parts.api, parts.ingest
 
     @property
     def url(self) -> str:
-        return self.settings.api_url
+        return self.settings.api.url
 
     def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         result = subprocess.run(

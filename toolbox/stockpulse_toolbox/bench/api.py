@@ -10,7 +10,6 @@ from typing import Any
 
 from stockpulse.settings import Settings
 
-from ..devstack.api_server import settings_env
 from ..devstack.paths import venv_bin
 from ..devstack.process import ManagedProcess, group_stats, port_open, wait_until
 from .wrk import WrkResult, run_wrk
@@ -27,7 +26,7 @@ class GunicornServer:
         self.settings = settings
         self.app_uri = app_uri
         self.process = ManagedProcess(name, settings.run_dir)
-        host, port = settings.api_bind.rsplit(":", 1)
+        host, port = settings.api.bind.rsplit(":", 1)
         self.host, self.port = host, int(port)
 
     @property
@@ -37,7 +36,7 @@ class GunicornServer:
     def start(self, timeout: float = 30.0) -> None:
         env = {
             **os.environ,
-            **settings_env(self.settings),
+            **self.settings.to_env(),
             "PROMETHEUS_MULTIPROC_DIR": str(self.settings.run_dir / "prometheus" / self.process.name),
         }
         argv = [venv_bin("gunicorn"), "-c", "python:stockpulse.api.gunicorn_config", self.app_uri]
@@ -149,7 +148,7 @@ def measure_pipeline(
     """The API loads while the broker, the metastore and the ingest run and consume, as users run it."""
     return {
         scenario: measure(
-            wrk, settings.api_url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api_url, others
+            wrk, settings.api.url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api.url, others
         )
         for scenario in SCENARIOS
         if scenario != "ceiling"
@@ -172,7 +171,7 @@ def measure_all(
             )
         else:
             results[scenario] = measure(
-                wrk, settings.api_url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api_url
+                wrk, settings.api.url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api.url
             )
     ceiling_rps = results["ceiling"]["rps"]
     results["mixed_share_of_ceiling"] = round(results["mixed"]["rps"] / ceiling_rps, 3) if ceiling_rps else None

@@ -54,7 +54,7 @@ def produce_events(settings: Settings, count: int, order_share: float = 0.2, see
 
     started = time.monotonic()
     produce_records(
-        settings.kafka_bootstrap,
+        settings.kafka.bootstrap,
         events(),
         config={"batch.size": 1_000_000, "queue.buffering.max.messages": 500_000},
     )
@@ -62,7 +62,7 @@ def produce_events(settings: Settings, count: int, order_share: float = 0.2, see
 
 
 def total_offsets(settings: Settings) -> int:
-    ends = topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS)
+    ends = topic_end_offsets(settings.kafka.bootstrap, LAKE_TOPICS)
     return sum(sum(parts.values()) for parts in ends.values())
 
 
@@ -146,7 +146,7 @@ def measure_ingest(settings: Settings, events: int, timeout: float = 1200.0) -> 
         # JVM start, class loading and the first batch's code generation included
         "cpu_seconds": round(cpu_s, 1),
         "cpu_seconds_per_1000_events": round(cpu_s / in_kafka * 1000, 3) if in_kafka else None,
-        "caught_up": rows == in_kafka and caught_up(progress, topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS)),
+        "caught_up": rows == in_kafka and caught_up(progress, topic_end_offsets(settings.kafka.bootstrap, LAKE_TOPICS)),
         "spark_processed_rows_per_second_last_batch": progress.get("processed_rows_per_second"),
     }
 
@@ -243,13 +243,13 @@ def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: floa
     steady state, not a restart's catch-up (both queries share the driver's cores)."""
     job.wait_caught_up(timeout=900, insights=True)
     # warm-up: the restarted job's first batches pay for class loading and code generation
-    send_orders(settings.api_url, settings.tickers, max(10, count // 10), rate)
+    send_orders(settings.api.url, settings.tickers, max(10, count // 10), rate)
     job.wait_caught_up(timeout=300, insights=True)
     since_ms = time.time() * 1000.0
     watch = BatchWatch(job)
     watch.start()
     try:
-        sent = send_orders(settings.api_url, settings.tickers, count, rate)
+        sent = send_orders(settings.api.url, settings.tickers, count, rate)
         job.wait_caught_up(timeout=300)
     finally:
         watch.stop()
@@ -266,7 +266,7 @@ def measure_freshness(settings: Settings, job: IngestJob, count: int, rate: floa
         "seconds": {k: round(v, 3) for k, v in figures.items()},
         "min_s": round(min(delays), 3) if delays else None,
         "max_s": round(max(delays), 3) if delays else None,
-        "trigger_seconds": settings.trigger_seconds,
+        "trigger_seconds": settings.lake.trigger_seconds,
         "batches": len(watch.durations),
         "batch_seconds": {k: round(v, 2) for k, v in percentiles(watch.durations, (50, 95)).items()},
         "last_batch_rows_per_second": progress.get("processed_rows_per_second"),
@@ -286,14 +286,14 @@ def measure_insight_freshness(settings: Settings, probes: int, timeout: float = 
     delays: list[float] = []
     with requests.Session() as session:
         deadline = time.monotonic() + 300
-        while _buy_orders(settings.api_url, ticker, session) is None:  # the first snapshot
+        while _buy_orders(settings.api.url, ticker, session) is None:  # the first snapshot
             if time.monotonic() > deadline:
                 raise RuntimeError("no insights snapshot within 300 s")
             time.sleep(0.5)
         for _ in range(probes):
-            before = _buy_orders(settings.api_url, ticker, session) or 0
+            before = _buy_orders(settings.api.url, ticker, session) or 0
             resp = session.post(
-                f"{settings.api_url}/stocks/{ticker}/orders",
+                f"{settings.api.url}/stocks/{ticker}/orders",
                 json={"side": "buy", "quantity": 1},
                 headers={"X-User-Id": "bench-insights"},
                 timeout=30,
@@ -301,7 +301,7 @@ def measure_insight_freshness(settings: Settings, probes: int, timeout: float = 
             answered = time.monotonic()
             if resp.status_code != 201:
                 raise RuntimeError(f"order answered {resp.status_code}: {resp.text[:200]}")
-            while (_buy_orders(settings.api_url, ticker, session) or 0) <= before:
+            while (_buy_orders(settings.api.url, ticker, session) or 0) <= before:
                 if time.monotonic() - answered > timeout:
                     raise RuntimeError(f"insights did not count an order within {timeout:.0f} s")
                 time.sleep(0.05)
@@ -311,7 +311,7 @@ def measure_insight_freshness(settings: Settings, probes: int, timeout: float = 
         "ticker": ticker,
         "seconds": {k: round(v, 3) for k, v in percentiles(delays, (50, 95)).items()},
         "max_s": round(max(delays), 3),
-        "insights_trigger_seconds": settings.insights_trigger_seconds,
+        "insights_trigger_seconds": settings.insights.trigger_seconds,
         "poll_interval_s": 0.05,
     }
 
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = measure_ingest(settings, args.events)
     finally:
         drop_data(run_dir)
-    print(json.dumps({"max_offsets_per_trigger": settings.max_offsets_per_trigger, **figures}, indent=2))
+    print(json.dumps({"max_offsets_per_trigger": settings.lake.max_offsets_per_trigger, **figures}, indent=2))
     return 0
 
 

@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     outputs: list[Path] = []
     try:
         stack.start()
-        run_wrk(wrk, settings.api_url, args.mix, settings.tickers, 3)  # warm-up
+        run_wrk(wrk, settings.api.url, args.mix, settings.tickers, 3)  # warm-up
         load = threading.Thread(
-            target=run_wrk, args=(wrk, settings.api_url, args.mix, settings.tickers, args.seconds + 4), daemon=True
+            target=run_wrk, args=(wrk, settings.api.url, args.mix, settings.tickers, args.seconds + 4), daemon=True
         )
         load.start()
         recorders = []
@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
         drop_data(run_dir)
-    summary = f"py-spy, {args.mix} load, {args.seconds:g}s, workers={settings.workers} threads={settings.threads}\n"
+    summary = (
+        f"py-spy, {args.mix} load, {args.seconds:g}s, workers={settings.api.workers} threads={settings.api.threads}\n"
+    )
     summary += summarize([p for p in outputs if p.exists()])
     print(summary)
     if args.out:

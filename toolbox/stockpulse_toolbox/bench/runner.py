@@ -89,14 +89,14 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
         "quick": quick,
         "machine": {**report.machine(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]},
         "settings": {
-            "workers": bench.workers,
-            "threads": bench.threads,
+            "workers": bench.api.workers,
+            "threads": bench.api.threads,
             "worker_class": "gthread",
             "connections": 50,
             "load_tool": "wrk, 2 threads, closed loop",
-            "trigger_seconds": bench.trigger_seconds,
-            "max_offsets_per_trigger": bench.max_offsets_per_trigger,
-            "spark_master": bench.spark_master,
+            "trigger_seconds": bench.lake.trigger_seconds,
+            "max_offsets_per_trigger": bench.lake.max_offsets_per_trigger,
+            "spark_master": bench.spark.master,
             "tickers": list(bench.tickers),
             "plan": asdict(plan),
             "run_dir": str(run_dir),
@@ -134,7 +134,7 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
             # the API-only loads follow: Spark and the metastore would take CPU from gunicorn
             job.stop()
             metastore.stop()
-        ceiling = CeilingServer(bench.with_overrides(api_bind=f"127.0.0.1:{free_port()}"))
+        ceiling = CeilingServer(bench.with_overrides(api={"bind": f"127.0.0.1:{free_port()}"}))
         ceiling.start()
         stops.append(("ceiling", ceiling.stop))
         wait_ready(ceiling.url + "/")

@@ -61,8 +61,8 @@ class SoakPlan:
             warmup_s=min(60.0, seconds / 20),
             retention_hours=round(minutes / 5 / 60, 4),
             interval_minutes=round(minutes / 6, 3),
-            trigger_seconds=settings.trigger_seconds,
-            snapshots_kept=settings.snapshots_kept,
+            trigger_seconds=settings.lake.trigger_seconds,
+            snapshots_kept=settings.maintenance.snapshots_kept,
             spark_queries=minutes >= DOC_MINUTES,
         )
 
@@ -205,7 +205,7 @@ def verdict(plan: SoakPlan, start: dict[str, Any], end: dict[str, Any]) -> dict[
 def soak_settings(settings: Settings, plan: SoakPlan, run_dir: Path) -> Settings:
     """The bench's private ports and folder, with the retention and interval scaled to the soak."""
     return bench_settings(settings, run_dir).with_overrides(
-        snapshot_retention_hours=plan.retention_hours, maintain_interval_minutes=plan.interval_minutes
+        maintenance={"snapshot_retention_hours": plan.retention_hours, "interval_minutes": plan.interval_minutes}
     )
 
 
@@ -226,7 +226,7 @@ def run_soak(settings: Settings, plan: SoakPlan, run_dir: Path) -> dict[str, Any
         job.wait_caught_up(timeout=600)
         if plan.maintenance:
             start_part(stack, "maintain", stops)
-        load = Customers(soak.api_url, soak.tickers, "soak", seed=11).steady(RATE, CHECK_SHARE)
+        load = Customers(soak.api.url, soak.tickers, "soak", seed=11).steady(RATE, CHECK_SHARE)
         merges = MergeWatch(job)
         load.start()
         stops.append(("load", load.stop))

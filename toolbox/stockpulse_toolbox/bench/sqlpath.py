@@ -26,7 +26,6 @@ from stockpulse.lake.seed import ORDERED, SEED_QUERIES
 from stockpulse.lake.sql import jsonable
 from stockpulse.settings import Settings, load_settings
 
-from ..devstack.api_server import settings_env
 from ..devstack.local_stack import LocalStack
 from ..devstack.process import free_port
 from ..devstack.produce import produce_records
@@ -52,7 +51,7 @@ print("ANSWERS " + json.dumps(out))
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, **settings_env(settings), "SPARK_LOCAL_IP": "127.0.0.1"}
+    return {**os.environ, **settings.to_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
 
 
 def spark_answers(settings: Settings, queries: list[str], timeout: float = 300) -> list[dict[str, Any]]:
@@ -163,10 +162,10 @@ def demo_like_events(tickers: tuple[str, ...], events: int, order_share: float =
 
 def measure_sql(bench: Settings, events: int = DEMO_EVENTS, spark_command: bool = True) -> dict[str, Any]:
     """A demo-sized lake of its own (metastore, warehouse, checkpoint under ``<run>/sql``), then the figures."""
-    settings = bench.with_overrides(run_dir=bench.run_dir / "sql", metastore_port=free_port())
+    settings = bench.with_overrides(run_dir=bench.run_dir / "sql", local={"metastore_port": free_port()})
     with LocalStack(settings, "metastore") as stack:
         lake_events = demo_like_events(settings.tickers, events)
-        produce_records(settings.kafka_bootstrap, ((topic, e["stock_name"], e) for topic, e in lake_events))
+        produce_records(settings.kafka.bootstrap, ((topic, e["stock_name"], e) for topic, e in lake_events))
         caught_up = stack.ingest.catch_up(timeout=900)
         if caught_up.returncode != 0:
             raise RuntimeError(f"ingest for the SQL figures failed: {caught_up.stderr[-2000:]}")

@@ -96,11 +96,11 @@ def backfill_once(settings: Settings) -> None:
     from .backfill import produce_backfill
 
     view = settings.run_dir / "checkpoints" / "insights-view"
-    if not settings.checkpoint_dir and view.is_dir() and any(view.iterdir()):
+    if not settings.lake.checkpoint_dir and view.is_dir() and any(view.iterdir()):
         _say(f"backfill: skipped, {view} already has the history")
         return
     started = time.monotonic()
-    done = produce_backfill(settings.kafka_bootstrap, settings.tickers, progress=_say)
+    done = produce_backfill(settings.kafka.bootstrap, settings.tickers, progress=_say)
     _say(
         f"backfill: a simulated week, {done.checks} checks and {done.orders} orders produced to Kafka "
         f"in {time.monotonic() - started:.1f}s"
@@ -130,9 +130,9 @@ def show_burst(settings: Settings, customers: Customers, timeout: float = 90.0) 
     sent = time.monotonic()
     _say(f"burst: {len(ids)} buys of {ticker} acknowledged; waiting for the insights to flag it")
     while time.monotonic() - sent < timeout:
-        status, ranked = get_json(f"{settings.api_url}/insights?sort=unusual&limit=3")
+        status, ranked = get_json(f"{settings.api.url}/insights?sort=unusual&limit=3")
         if status == 200 and ranked["tickers"] and ranked["tickers"][0]["stock_name"] == ticker:
-            status, body = get_json(f"{settings.api_url}/stocks/{ticker}/insights")
+            status, body = get_json(f"{settings.api.url}/stocks/{ticker}/insights")
             if status == 200 and body["windows"]["15m"]["buy_orders"] >= len(ids):
                 _say(f"burst: /insights ranks {ticker} first as unusual {time.monotonic() - sent:.1f}s after the burst")
                 shown = {k: body[k] for k in ("stock_name", "attention_rank", "unusual", "signals", "staleness_s")}
@@ -150,9 +150,9 @@ def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int
     html = settings.run_dir / "report.html"
     try:
         stack.up(settings, before={"ingest": lambda: backfill_once(settings)})
-        _say(f"driving {sessions} customer sessions against {settings.api_url} (run {run_id})")
+        _say(f"driving {sessions} customer sessions against {settings.api.url} (run {run_id})")
         started = time.monotonic()
-        customers = Customers(settings.api_url, settings.tickers, run_id)
+        customers = Customers(settings.api.url, settings.tickers, run_id)
         load = customers.sessions(sessions, progress=lambda n, total: _say(f"sessions {n}/{total}", end="\r"))
         print(file=sys.stderr)
         _say(

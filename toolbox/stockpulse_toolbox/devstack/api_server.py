@@ -6,35 +6,24 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from stockpulse.settings import ENV_NAMES, Settings
+from stockpulse.settings import Settings
 
 from .paths import venv_bin
 from .process import ManagedProcess, port_open, wait_until
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process load exactly ``settings``."""
-    env: dict[str, str] = {}
-    for attr, var in ENV_NAMES.items():
-        value = getattr(settings, attr)
-        if isinstance(value, tuple):
-            value = ",".join(value)
-        env[var] = str(value)
-    return env
 
 
 class ApiServer:
     def __init__(self, settings: Settings, name: str = "api") -> None:
         self.settings = settings
         self.process = ManagedProcess(name, settings.run_dir)
-        host, port = settings.api_bind.rsplit(":", 1)
+        host, port = settings.api.bind.rsplit(":", 1)
         self.host, self.port = host, int(port)
 
     def start(self, timeout: float = 30.0, extra_env: Mapping[str, str] | None = None) -> None:
         prom_dir = self.settings.run_dir / "prometheus" / self.process.name
         env = {
             **os.environ,
-            **settings_env(self.settings),
+            **self.settings.to_env(),
             "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
             **(extra_env or {}),
         }

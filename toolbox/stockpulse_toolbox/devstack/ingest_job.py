@@ -14,7 +14,6 @@ from stockpulse.lake.catchup import caught_up, insights_caught_up
 from stockpulse.lake.progress import progress_path, read_progress
 from stockpulse.settings import Settings
 
-from .api_server import settings_env
 from .process import ManagedProcess, wait_until
 
 
@@ -26,7 +25,7 @@ class IngestJob:
 
     def env(self) -> dict[str, str]:
         """The environment that makes the job load this object's settings."""
-        return {**os.environ, **settings_env(self.settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        return {**os.environ, **self.settings.to_env(), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
 
     @staticmethod
     def argv(available_now: bool = False, ui: bool = True) -> list[str]:
@@ -64,7 +63,7 @@ class IngestJob:
             progress = self.progress()
             if progress and progress.get("end_offsets"):
                 try:
-                    ends = topic_end_offsets(self.settings.kafka_bootstrap, LAKE_TOPICS, timeout=5)
+                    ends = topic_end_offsets(self.settings.kafka.bootstrap, LAKE_TOPICS, timeout=5)
                 except KafkaException:  # a loaded broker's slow metadata answer: ask again
                     ends = None
                 done = ends is not None and caught_up(progress, ends)

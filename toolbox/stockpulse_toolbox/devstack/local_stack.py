@@ -5,7 +5,7 @@ all build their stack here, so there is one way a broker, a metastore, an API or
 starts on this machine::
 
     with LocalStack(on_free_ports(settings, run_dir), "kafka", "api") as stack:
-        ...  # stack.kafka.bootstrap, stack.settings.api_url
+        ...  # stack.kafka.bootstrap, stack.settings.api.url
 
 Parts start in dependency order, each waiting until it is usable (Kafka answers metadata
 and has the topics, the API is ready, the ingest's query runs), and stop in reverse.
@@ -41,22 +41,27 @@ def on_free_ports(settings: Settings, run_dir: Path, **overrides: Any) -> Settin
     """``settings`` with every listening port on a free one and its state under ``run_dir``:
     a stack beside any other on this machine (tests, the bench, the soak)."""
     kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus = free_ports(8)
-    ports = {
-        "run_dir": run_dir,
+    local = {
         "kafka_port": kafka,
         "kafka_controller_port": controller,
-        "kafka_bootstrap": f"127.0.0.1:{kafka}",
-        "api_bind": f"127.0.0.1:{api}",
         "metastore_port": metastore,
-        "metastore_uri": "",
-        "warehouse": "",
-        "checkpoint_dir": "",
-        "spark_ui_port": spark_ui,
-        "ingest_metrics_bind": f"127.0.0.1:{ingest_metrics}",
         "kafka_metrics_port": kafka_metrics,
         "prometheus_port": prometheus,
     }
-    return settings.with_overrides(**{**ports, **overrides})
+    on_ports = settings.with_overrides(
+        run_dir=run_dir,
+        local=local,
+        kafka={"bootstrap": f"127.0.0.1:{kafka}"},
+        api={"bind": f"127.0.0.1:{api}"},
+        lake={
+            "metastore_uri": "",
+            "warehouse": "",
+            "checkpoint_dir": "",
+            "metrics_bind": f"127.0.0.1:{ingest_metrics}",
+        },
+        spark={"ui_port": spark_ui},
+    )
+    return on_ports.with_overrides(**overrides)
 
 
 def http_status(url: str, timeout: float = 2.0) -> tuple[int, Any]:
@@ -81,9 +86,9 @@ class LocalStack:
         self.parts = tuple(p for p in PARTS if p in parts) if parts else PARTS
         self.ingest_ui = ingest_ui
         # The broker's JMX exporter costs CPU; only a stack with Prometheus scrapes it.
-        metrics_port = settings.kafka_metrics_port if "prometheus" in self.parts else None
+        metrics_port = settings.local.kafka_metrics_port if "prometheus" in self.parts else None
         self.kafka = KafkaBroker(
-            settings.run_dir, settings.kafka_port, settings.kafka_controller_port, metrics_port=metrics_port
+            settings.run_dir, settings.local.kafka_port, settings.local.kafka_controller_port, metrics_port=metrics_port
         )
         self.metastore = LocalMetastore(settings)
         self.api = ApiServer(settings)
@@ -148,19 +153,19 @@ class LocalStack:
     def _start_api(self, timeout: float = 30.0) -> str:
         self.api.start()
         deadline = time.monotonic() + timeout
-        while http_status(self.settings.api_url + "/readyz")[0] != 200:
+        while http_status(self.settings.api.url + "/readyz")[0] != 200:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"api did not become ready; see {self.api.process.log_file}")
             time.sleep(0.2)
-        return f"ready on {self.settings.api_url}"
+        return f"ready on {self.settings.api.url}"
 
     def _start_ingest(self) -> str:
         self.ingest.start(ui=self.ingest_ui)
-        return "running" + (f" (Spark UI http://127.0.0.1:{self.settings.spark_ui_port})" if self.ingest_ui else "")
+        return "running" + (f" (Spark UI http://127.0.0.1:{self.settings.spark.ui_port})" if self.ingest_ui else "")
 
     def _start_maintain(self) -> str:
         self.maintain.start()
-        return f"running, first run in {self.settings.maintain_interval_minutes:g} min"
+        return f"running, first run in {self.settings.maintenance.interval_minutes:g} min"
 
     def _start_prometheus(self) -> str:
         self.prometheus.start()

@@ -16,7 +16,6 @@ from stockpulse.lake.maintenance import status_path
 from stockpulse.lake.progress import read_progress
 from stockpulse.settings import Settings
 
-from .api_server import settings_env
 from .process import ManagedProcess
 
 
@@ -26,8 +25,8 @@ class MaintainJob:
         self.process = ManagedProcess(name, settings.run_dir)
 
     def start(self) -> None:
-        env = {**os.environ, **settings_env(self.settings), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
-        every = str(self.settings.maintain_interval_minutes)
+        env = {**os.environ, **self.settings.to_env(), "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        every = str(self.settings.maintenance.interval_minutes)
         self.process.start([sys.executable, "-m", "stockpulse.cli", "maintain", "--every", every], env=env)
 
     def stop(self, timeout: float = 120.0) -> bool:
@@ -41,7 +40,7 @@ class MaintainJob:
         if not self.running():
             return {"healthy": False, "detail": "not running"}
         last = read_progress(status_path(self.settings.run_dir))
-        every = f"every {self.settings.maintain_interval_minutes:g} min"
+        every = f"every {self.settings.maintenance.interval_minutes:g} min"
         if last is None:
             return {"healthy": True, "detail": f"{every}; no run yet"}
         ago = time.time() - last.get("finished_at", 0)

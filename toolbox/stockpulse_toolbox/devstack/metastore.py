@@ -26,7 +26,7 @@ class LocalMetastore:
     def __init__(self, settings: Settings, name: str = "metastore", heap: str = "512m") -> None:
         self.settings = settings
         self.home = settings.run_dir / name
-        self.port = settings.metastore_port
+        self.port = settings.local.metastore_port
         self.heap = heap
         self.process = ManagedProcess(name, settings.run_dir)
 

@@ -35,10 +35,10 @@ def _loopback(bind: str) -> str:
 def scrape_targets(settings: Settings) -> dict[str, str]:
     """Job name -> host:port of each part of the local stack that serves metrics."""
     return {
-        "stockpulse-api": _loopback(settings.api_bind),
-        "stockpulse-ingest": _loopback(settings.ingest_metrics_bind),
-        "stockpulse-kafka": f"127.0.0.1:{settings.kafka_metrics_port}",
-        "prometheus": f"127.0.0.1:{settings.prometheus_port}",
+        "stockpulse-api": _loopback(settings.api.bind),
+        "stockpulse-ingest": _loopback(settings.lake.metrics_bind),
+        "stockpulse-kafka": f"127.0.0.1:{settings.local.kafka_metrics_port}",
+        "prometheus": f"127.0.0.1:{settings.local.prometheus_port}",
     }
 
 
@@ -68,7 +68,7 @@ class LocalPrometheus:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.prometheus_port}"
+        return f"http://127.0.0.1:{self.settings.local.prometheus_port}"
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         try:
@@ -89,7 +89,7 @@ class LocalPrometheus:
                 f"--config.file={config_file}",
                 f"--storage.tsdb.path={self.home / 'data'}",
                 "--storage.tsdb.retention.time=7d",
-                f"--web.listen-address=127.0.0.1:{self.settings.prometheus_port}",
+                f"--web.listen-address=127.0.0.1:{self.settings.local.prometheus_port}",
             ]
         )
         wait_until(lambda: self.get("/-/ready")[0] == 200, timeout, "prometheus", alive=self.process.running)

@@ -51,8 +51,8 @@ def parts(settings: Settings) -> list[Part]:
     def api_health() -> dict[str, Any]:
         if not api.running():
             return {"healthy": False, "detail": "not running"}
-        code, body = http_status(settings.api_url + "/readyz")
-        return {"healthy": code == 200, "detail": f"{settings.api_url} readyz={code} {json.dumps(body)}"}
+        code, body = http_status(settings.api.url + "/readyz")
+        return {"healthy": code == 200, "detail": f"{settings.api.url} readyz={code} {json.dumps(body)}"}
 
     def metastore_health() -> dict[str, Any]:
         if not metastore.running():
@@ -89,7 +89,7 @@ def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[s
     if progress is None:
         return {"detail": "starting", "lag": None}
     try:
-        lags = lag(topic_end_offsets(settings.kafka_bootstrap, LAKE_TOPICS, timeout=3), progress)
+        lags = lag(topic_end_offsets(settings.kafka.bootstrap, LAKE_TOPICS, timeout=3), progress)
     except Exception as exc:
         lags = {"error": str(exc)}
     age = time.time() - progress["updated_at"] if progress.get("updated_at") else None

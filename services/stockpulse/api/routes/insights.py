@@ -48,7 +48,7 @@ def _caught_up(insights: InsightsFeed) -> None:
 def _staleness(as_of_ms: float, now_s: float) -> tuple[float, bool]:
     """Seconds since ``as_of`` (epoch ms; clock skew never makes it negative) and whether that is stale."""
     staleness = round(max(0.0, now_s - as_of_ms / 1000.0), 3)
-    return staleness, staleness > settings().insights_stale_after_s
+    return staleness, staleness > settings().insights.stale_after_s
 
 
 # OPTIONS answered here: Flask's automatic answer would merge in the seed's POST /<ticker>/<action>/<quantity>,

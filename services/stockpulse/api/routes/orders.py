@@ -26,7 +26,7 @@ def _checked_quantity(quantity: Any) -> int:
     # JSON Schema's "integer" (the OpenAPI document's type) includes 3.0: a number whose fraction is zero
     if isinstance(quantity, float) and quantity.is_integer():
         quantity = int(quantity)
-    maximum = settings().max_quantity
+    maximum = settings().api.max_quantity
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
         raise ApiError(422, "invalid_quantity", f"quantity must be an integer from 1 to {maximum}")
     return quantity
@@ -83,7 +83,7 @@ def seed_order(stock_name: str, action: str, quantity: str):
     if action not in ("buy", "sell"):
         raise ApiError(404, "unknown_action", "action must be buy or sell")
     if not _DIGITS.fullmatch(quantity):
-        raise ApiError(400, "invalid_quantity", f"quantity must be an integer from 1 to {settings().max_quantity}")
+        raise ApiError(400, "invalid_quantity", f"quantity must be an integer from 1 to {settings().api.max_quantity}")
     count = _checked_quantity(int(quantity))
     return _created(place(Order("seed", ticker, action, count), _seed_answer))
 
