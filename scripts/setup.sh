@@ -67,6 +67,8 @@ debian_tools() {  # debian_tools WHY COMMAND:PACKAGE...: install Debian's packag
 debian_tools "the HTML report test (headless screenshot)" chromium:chromium
 debian_tools "the benchmark's HTTP load (make bench)" wrk:wrk
 debian_tools "the local stack's Prometheus and the rules' tests (promtool)" prometheus:prometheus promtool:prometheus
+debian_tools "the local stack's Postgres (the API's Idempotency-Key records)" \
+  /usr/lib/postgresql/15/bin/postgres:postgresql-15
 # Images and the local cluster (docs/deploy.md, "Facts about this kind of machine"): podman/buildah build,
 # mmdebstrap makes the base when no registry answers, containerd and runc run the pods.
 debian_tools "make images and the local cluster" podman:podman buildah:buildah mmdebstrap:mmdebstrap \

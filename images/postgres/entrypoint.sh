@@ -3,6 +3,8 @@
 #   POSTGRES_USER, POSTGRES_DB   the owner and database created on first start
 #   POSTGRES_PASSWORD            its password (from a Secret; handed to initdb through a
 #                                file, never on a command line)
+#   POSTGRES_EXTRA_DBS           more databases of that owner, space-separated, created on any
+#                                start where they are missing (an existing volume gets them too)
 set -euo pipefail
 : "${POSTGRES_USER:?POSTGRES_USER is required}"
 : "${POSTGRES_DB:?POSTGRES_DB is required}"
@@ -20,6 +22,18 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
   # The database is created by a server that listens on the socket only.
   pg_ctl --pgdata="$PGDATA" --options="-c listen_addresses=''" --wait start >/dev/null
   PGPASSWORD="$POSTGRES_PASSWORD" createdb --username="$POSTGRES_USER" "$POSTGRES_DB"
+  pg_ctl --pgdata="$PGDATA" --mode=fast --wait stop >/dev/null
+fi
+if [[ -n "${POSTGRES_EXTRA_DBS:-}" ]]; then
+  pg_ctl --pgdata="$PGDATA" --options="-c listen_addresses=''" --wait start >/dev/null
+  for db in $POSTGRES_EXTRA_DBS; do
+    found=$(PGPASSWORD="$POSTGRES_PASSWORD" psql --username="$POSTGRES_USER" --dbname=postgres -tAX \
+      -c "SELECT 1 FROM pg_database WHERE datname = '$db'")
+    if [[ "$found" != "1" ]]; then
+      echo "postgres: creating database $db"
+      PGPASSWORD="$POSTGRES_PASSWORD" createdb --username="$POSTGRES_USER" "$db"
+    fi
+  done
   pg_ctl --pgdata="$PGDATA" --mode=fast --wait stop >/dev/null
 fi
 unset POSTGRES_PASSWORD

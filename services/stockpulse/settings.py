@@ -141,7 +141,8 @@ class ApiSettings:
     max_body_bytes: int = env("STOCKPULSE_MAX_BODY_BYTES", 4096, _positive_int)
     order_ack_timeout_ms: int = env("STOCKPULSE_ORDER_ACK_TIMEOUT_MS", 5000, _positive_int)
     check_delivery_timeout_ms: int = env("STOCKPULSE_CHECK_DELIVERY_TIMEOUT_MS", 300_000, _positive_int)
-    idempotency_db: str = env("STOCKPULSE_IDEMPOTENCY_DB", "")
+    idempotency_dsn: str = env("STOCKPULSE_IDEMPOTENCY_DSN", "")
+    idempotency_password_file: str = env("STOCKPULSE_IDEMPOTENCY_PASSWORD_FILE", "")
     idempotency_ttl_s: float = env("STOCKPULSE_IDEMPOTENCY_TTL_S", 86_400.0, _positive_float)
 
     @property
@@ -205,6 +206,7 @@ class LocalStackSettings:
     kafka_controller_port: int = env("STOCKPULSE_KAFKA_CONTROLLER_PORT", 9093, _positive_int)
     kafka_metrics_port: int = env("STOCKPULSE_KAFKA_METRICS_PORT", 9404, _positive_int)
     metastore_port: int = env("STOCKPULSE_METASTORE_PORT", 9083, _positive_int)
+    postgres_port: int = env("STOCKPULSE_POSTGRES_PORT", 5432, _positive_int)
     prometheus_port: int = env("STOCKPULSE_PROMETHEUS_PORT", 9090, _positive_int)
 
 
@@ -238,7 +240,7 @@ class Settings:
     insights: InsightsSettings = field(default_factory=InsightsSettings)
     local: LocalStackSettings = field(default_factory=LocalStackSettings)
 
-    # Defaults that join two groups: state under the run folder, the local metastore's port.
+    # Defaults that join two groups: state under the run folder, the local metastore's and Postgres's ports.
     @property
     def warehouse_uri(self) -> str:
         """Where table data lives; a local folder under ``run_dir`` unless set."""
@@ -254,10 +256,9 @@ class Settings:
         return self.lake.metastore_uri or f"thrift://127.0.0.1:{self.local.metastore_port}"
 
     @property
-    def idempotency_path(self) -> Path:
-        """The SQLite file the API workers share for ``Idempotency-Key`` records."""
-        db = self.api.idempotency_db
-        return Path(db) if db else self.run_dir / "api" / "idempotency.sqlite3"
+    def idempotency_dsn(self) -> str:
+        """The Postgres database of ``Idempotency-Key`` records: the configured one, else the local stack's."""
+        return self.api.idempotency_dsn or f"postgresql://stockpulse@127.0.0.1:{self.local.postgres_port}/stockpulse"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with top-level fields replaced and groups changed field by field.

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,7 +20,7 @@ import pytest
 from localk8s import monitoring
 from localk8s.tools import CommandError
 
-from tests.support.cluster import NAMESPACE, RELEASE, ROOT, Cluster, helm, workloads
+from tests.support.cluster import NAMESPACE, RELEASE, ROOT, Cluster, helm, port_forward, workloads
 from tests.support.promql import dashboard_queries, evaluate
 
 pytestmark = pytest.mark.cluster
@@ -75,42 +74,6 @@ def test_every_pod_runs_and_the_ingest_runs_in_cluster_mode_with_an_executor(clu
     # spark-submit's properties for the driver: the master is the API server, not local[...]
     properties = cluster.k("exec", f"{INGEST}-driver", "--", "cat", "/opt/spark/conf/spark.properties")
     assert re.search(r"^spark\.master=k8s\\?://", properties, flags=re.M), properties
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_forward(cluster: Cluster, target: str, port: int, namespace: str = NAMESPACE) -> subprocess.Popen:
-    local = free_port()
-    proc = subprocess.Popen(
-        [
-            cluster.layout.binary("kubectl"),
-            "--kubeconfig",
-            str(cluster.layout.kubeconfig),
-            "-n",
-            namespace,
-            "port-forward",
-            "--address",
-            "127.0.0.1",
-            target,
-            f"{local}:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    proc.local_port = local  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", local), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError(f"port-forward to {target} did not open")
 
 
 def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Cluster) -> None:

@@ -127,3 +127,74 @@ def tmp_run_dir(base: Path, name: str) -> Path:
     path = base / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class MemoryIdempotencyStore:
+    """Stands in for Postgres in unit tests only, deciding with the real store's ``decide``;
+    tests/integration/test_idempotency_postgres.py proves the same against a real Postgres."""
+
+    def __init__(self, ttl_s: float = 86_400.0, clock=time.time) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._records: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self.down = False  # every call raises StoreUnavailable, as when Postgres is unreachable
+
+    def _now_us(self) -> int:
+        from stockpulse.api.idempotency_store import StoreUnavailable
+
+        if self.down:
+            raise StoreUnavailable("memory store told to be down")
+        return int(self._clock() * 1_000_000)
+
+    def begin(self, scope: str, key: str, fingerprint: str, lease_s: float):
+        from dataclasses import replace
+
+        from stockpulse.api.idempotency_store import Record, decide
+
+        with self._lock:
+            now = self._now_us()
+            record = self._records.get((scope, key))
+            claim = decide(record, fingerprint, now, self.ttl_s)
+            lease_until = now + int(lease_s * 1_000_000)
+            if claim.outcome == "new":
+                self._records[(scope, key)] = Record(fingerprint, None, "pending", None, lease_until, now)
+            elif claim.outcome == "retry":
+                self._records[(scope, key)] = replace(record, state="pending", lease_until_us=lease_until)
+            return claim
+
+    def _update(self, scope: str, key: str, **changes: Any) -> None:
+        from dataclasses import replace
+
+        with self._lock:
+            self._now_us()
+            if (scope, key) in self._records:
+                self._records[(scope, key)] = replace(self._records[(scope, key)], **changes)
+
+    def attach(self, scope: str, key: str, event: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._now_us()
+            record = self._records[(scope, key)]
+            if record.event is None:
+                from dataclasses import replace
+
+                self._records[(scope, key)] = record = replace(record, event=json.dumps(event))
+            return json.loads(record.event)
+
+    def finish(self, scope: str, key: str, answer: dict[str, Any]) -> None:
+        self._update(scope, key, state="done", answer=json.dumps(answer), lease_until_us=0)
+
+    def doubt(self, scope: str, key: str) -> None:
+        self._update(scope, key, state="in_doubt", lease_until_us=0)
+
+    def forget(self, scope: str, key: str) -> None:
+        with self._lock:
+            self._now_us()
+            record = self._records.get((scope, key))
+            if record is not None and record.state == "pending":
+                from dataclasses import replace
+
+                self._records[(scope, key)] = replace(record, event=None, lease_until_us=0)
+
+    def close(self) -> None:
+        pass

@@ -7,6 +7,8 @@ last log lines of every pod that is not ready (`localk8s.__main__.diagnose`).
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +23,19 @@ from localk8s.__main__ import diagnose  # noqa: E402
 from localk8s.layout import Layout, layout  # noqa: E402
 from localk8s.tools import helm, kubectl  # noqa: E402
 
-__all__ = ["NAMESPACE", "RELEASE", "ROOT", "Cluster", "diagnose", "helm", "kubectl", "layout", "lifecycle", "workloads"]
+__all__ = [
+    "NAMESPACE",
+    "RELEASE",
+    "ROOT",
+    "Cluster",
+    "diagnose",
+    "helm",
+    "kubectl",
+    "layout",
+    "lifecycle",
+    "port_forward",
+    "workloads",
+]
 
 NAMESPACE = workloads.NAMESPACE
 RELEASE = workloads.RELEASE
@@ -61,3 +75,39 @@ class Cluster:
         diagnose(self.layout)
         print(self.k("logs", f"{RELEASE}-ingest-driver", "--tail=40", check=False), file=sys.stderr)
         raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_forward(cluster: Cluster, target: str, port: int, namespace: str = NAMESPACE) -> subprocess.Popen:
+    local = free_port()
+    proc = subprocess.Popen(
+        [
+            cluster.layout.binary("kubectl"),
+            "--kubeconfig",
+            str(cluster.layout.kubeconfig),
+            "-n",
+            namespace,
+            "port-forward",
+            "--address",
+            "127.0.0.1",
+            target,
+            f"{local}:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proc.local_port = local  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", local), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError(f"port-forward to {target} did not open")

@@ -14,6 +14,7 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str]
+    raw: bytes = b""  # the body as sent, for byte-for-byte comparisons
 
 
 def call(
@@ -34,7 +35,7 @@ def call(
         parsed: Any = json.loads(raw)
     except ValueError:
         parsed = raw.decode("utf-8", "replace")
-    return Reply(status, parsed, hdrs)
+    return Reply(status, parsed, hdrs, raw)
 
 
 def metric_total(url: str, name: str, **labels: str) -> float:

@@ -5,7 +5,7 @@ from stockpulse.api import create_app
 from stockpulse.prices import SimulatedPrices
 from stockpulse.settings import load_settings
 
-from tests.support import RecordingPublisher
+from tests.support import MemoryIdempotencyStore, RecordingPublisher
 
 
 @pytest.fixture
@@ -20,7 +20,12 @@ def settings(tmp_path):
 
 @pytest.fixture
 def app(settings, publisher):
-    return create_app(settings, publisher=publisher, prices=SimulatedPrices(clock=lambda: 1_790_000_000.0))
+    return create_app(
+        settings,
+        publisher=publisher,
+        prices=SimulatedPrices(clock=lambda: 1_790_000_000.0),
+        idempotency=MemoryIdempotencyStore(),
+    )
 
 
 @pytest.fixture

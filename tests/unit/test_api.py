@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from stockpulse.events import validation_errors
 
+from tests.support import MemoryIdempotencyStore
+
 JSON = "application/json"
 
 
@@ -139,7 +141,9 @@ def test_a_whole_number_written_with_a_fraction_is_that_integer(client, publishe
 def test_max_quantity_comes_from_settings(settings, publisher):
     from stockpulse.api import create_app
 
-    client = create_app(settings.with_overrides(api={"max_quantity": 5}), publisher=publisher).test_client()
+    client = create_app(
+        settings.with_overrides(api={"max_quantity": 5}), publisher=publisher, idempotency=MemoryIdempotencyStore()
+    ).test_client()
     assert client.post("/GOOG/buy/5").status_code == 201
     assert client.post("/GOOG/buy/6").status_code == 422
 

@@ -19,7 +19,7 @@ from stockpulse.api.metrics import record_insights_invalid
 from stockpulse.events import STOCK_INSIGHTS, validation_errors
 from stockpulse.prices import SimulatedPrices
 
-from tests.support import contract_vectors
+from tests.support import MemoryIdempotencyStore, contract_vectors
 
 NOW = 1_790_000_000.0  # the view's clock, epoch seconds
 NOW_MS = NOW * 1000
@@ -93,7 +93,13 @@ def view() -> InsightsFeed:
 
 @pytest.fixture
 def client(settings, publisher, view):
-    app = create_app(settings, publisher=publisher, prices=SimulatedPrices(clock=lambda: NOW), insights=view)
+    app = create_app(
+        settings,
+        publisher=publisher,
+        prices=SimulatedPrices(clock=lambda: NOW),
+        insights=view,
+        idempotency=MemoryIdempotencyStore(),
+    )
     return app.test_client()
 
 
@@ -144,7 +150,12 @@ def test_stale_means_older_than_the_setting(client, view, settings, age_s, stale
 
 
 def test_stale_threshold_comes_from_settings(settings, publisher, view):
-    client = create_app(settings.with_overrides(insights={"stale_after_s": 5.0}), publisher=publisher, insights=view)
+    client = create_app(
+        settings.with_overrides(insights={"stale_after_s": 5.0}),
+        publisher=publisher,
+        insights=view,
+        idempotency=MemoryIdempotencyStore(),
+    )
     put(view, snapshot("GOOG", age_s=6))
     assert client.test_client().get("/stocks/GOOG/insights").get_json()["stale"] is True
 
@@ -169,7 +180,9 @@ def test_a_view_still_reading_the_topic_answers_503(settings, publisher):
     """A Kafka-backed view is not caught up before its first read reached the end of the topic."""
     view = InsightsFeed("127.0.0.1:1", clock=lambda: NOW)  # nothing listens there: it never catches up
     put(view, snapshot("GOOG"))  # possibly superseded further down the topic
-    client = create_app(settings, publisher=publisher, insights=view).test_client()
+    client = create_app(
+        settings, publisher=publisher, insights=view, idempotency=MemoryIdempotencyStore()
+    ).test_client()
     try:
         for path in ("/stocks/GOOG/insights", "/insights"):
             reply = client.get(path)
@@ -449,7 +462,7 @@ def test_answers_match_the_openapi_document(client, ranked):
 
 
 def test_an_app_with_an_injected_publisher_keeps_insights_off_kafka(settings, publisher):
-    app = create_app(settings, publisher=publisher)
+    app = create_app(settings, publisher=publisher, idempotency=MemoryIdempotencyStore())
     view = app.extensions["stockpulse.insights"]
     assert view.bootstrap is None and view.caught_up()
     assert app.test_client().get("/insights").status_code == 503

@@ -8,6 +8,8 @@ from stockpulse.api import create_app
 from stockpulse.api.metrics import order_outcome
 from stockpulse.prices import SimulatedPrices
 
+from tests.support import MemoryIdempotencyStore
+
 
 def scrape(client) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
     """Samples by name, then by their sorted labels, and each family's type under ``("# TYPE", name)``."""
@@ -81,7 +83,9 @@ class CountingCache(SimulatedPrices):
 
 def test_price_cache_hits_and_misses_are_counters_that_add_what_the_cache_saw(settings, publisher):
     prices = CountingCache()
-    client = create_app(settings, publisher=publisher, prices=prices).test_client()
+    client = create_app(
+        settings, publisher=publisher, prices=prices, idempotency=MemoryIdempotencyStore()
+    ).test_client()
     before = scrape(client)
     for _ in range(3):
         client.get("/stocks/MSFT")

@@ -1,7 +1,8 @@
 """``Idempotency-Key`` on both order routes, and the in-doubt answers, through the app factory.
 
-The recording publisher stands in for Kafka here; tests/integration/test_idempotency_kafka.py
-proves the same against the real broker and the lake.
+The recording publisher and a memory store stand in for Kafka and Postgres here;
+tests/integration/test_idempotency_postgres.py and test_idempotency_replicas.py prove the same
+against the real database, broker and gunicorn, and the fault suite against the lake.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from stockpulse.api.idempotency_store import IdempotencyStore
+
+from tests.support import MemoryIdempotencyStore
 
 JSON = "application/json"
 
@@ -171,10 +173,7 @@ def test_attempt_in_progress_is_409_until_its_lease_ends_then_taken_over(setting
 
     now = [1_000_000.0]
     crashing = Crashing(publisher)
-    app = create_app(settings, publisher=crashing)
-    app.extensions["stockpulse.idempotency"] = IdempotencyStore(
-        settings.run_dir / "clocked.sqlite3", ttl_s=3600, clock=lambda: now[0]
-    )
+    app = create_app(settings, publisher=crashing, idempotency=MemoryIdempotencyStore(3600, clock=lambda: now[0]))
     client = app.test_client()
     key = str(uuid.uuid4())
     assert keyed(client, key).status_code == 500
@@ -221,7 +220,9 @@ def test_retry_of_an_order_in_doubt_needs_no_price(settings, publisher):
     from stockpulse.prices import SimulatedPrices
 
     prices = FlakyPrices(SimulatedPrices(clock=lambda: 1_790_000_000.0))
-    client = create_app(settings, publisher=publisher, prices=prices).test_client()
+    client = create_app(
+        settings, publisher=publisher, prices=prices, idempotency=MemoryIdempotencyStore()
+    ).test_client()
     key = str(uuid.uuid4())
     publisher.doubt = True
     assert keyed(client, key).status_code == 504
@@ -230,3 +231,60 @@ def test_retry_of_an_order_in_doubt_needs_no_price(settings, publisher):
     fresh = keyed(client, str(uuid.uuid4()))
     assert fresh.status_code == 503 and fresh.get_json()["error"]["code"] == "price_unavailable"
     assert len(orders(publisher)) == 2
+
+
+def test_a_key_store_outage_refuses_keyed_orders_before_sending_and_spares_the_rest(settings, publisher):
+    from stockpulse.api import create_app
+
+    store = MemoryIdempotencyStore()
+    client = create_app(settings, publisher=publisher, idempotency=store).test_client()
+    store.down = True
+    refused = keyed(client, str(uuid.uuid4()))
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    assert refused.get_json()["error"]["code"] == "idempotency_store_unavailable"
+    assert orders(publisher) == []
+    unkeyed = client.post("/stocks/GOOG/orders", json={"side": "buy", "quantity": 1})
+    assert unkeyed.status_code == 201 and len(orders(publisher)) == 1
+    assert client.get("/stocks/GOOG").status_code == 200
+
+
+class FailsAfterSend(MemoryIdempotencyStore):
+    """The store goes away between the event's ack and the answer's record."""
+
+    def finish(self, scope, key, answer):
+        self.down = True
+        super().finish(scope, key, answer)
+
+
+def test_an_outage_after_the_ack_still_answers_201_and_the_retry_gives_the_same_order(settings, publisher):
+    from stockpulse.api import create_app
+
+    now = [1_000_000.0]
+    store = FailsAfterSend(clock=lambda: now[0])
+    client = create_app(settings, publisher=publisher, idempotency=store).test_client()
+    key = str(uuid.uuid4())
+    first = keyed(client, key)
+    assert first.status_code == 201
+    store.down = False
+    now[0] += settings.api.order_ack_timeout_ms / 1000.0 + 10  # the first attempt's lease has ended
+    retry = keyed(client, key)
+    assert retry.status_code == 201 and retry.data == first.data
+    # the retry resent the recorded event: two sends of one event_id, which the lake keeps once
+    assert [e["event_id"] for e in orders(publisher)] == [first.headers["X-Event-Id"]] * 2
+
+
+def test_a_key_reused_after_its_record_expired_places_a_new_order_with_new_ids(settings, publisher):
+    from stockpulse.api import create_app
+
+    now = [1_000_000.0]
+    store = MemoryIdempotencyStore(ttl_s=60, clock=lambda: now[0])
+    client = create_app(settings, publisher=publisher, idempotency=store).test_client()
+    key = str(uuid.uuid4())
+    first = keyed(client, key)
+    now[0] += 61
+    second = keyed(client, key)
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second.headers
+    assert first.headers["X-Event-Id"] != second.headers["X-Event-Id"]
+    ids = [(e["event_id"], e["order_id"]) for e in orders(publisher)]
+    assert len(ids) == 2 and len({i for pair in ids for i in pair}) == 4

@@ -26,10 +26,10 @@ def recording(stack: LocalStack, events: list[str], failing: str | None = None) 
 def test_parts_start_in_dependency_order_and_stop_in_reverse(tmp_path) -> None:
     events: list[str] = []
     stack = recording(LocalStack(on_free_ports(load_settings({}), tmp_path), "api", "kafka", "ingest"), events)
-    assert stack.parts == ("kafka", "api", "ingest")
+    assert stack.parts == ("kafka", "postgres", "api", "ingest")  # the API brings the database of its keys
     with stack:
-        assert events == ["start kafka", "start api", "start ingest"]
-    assert events[3:] == ["stop ingest", "stop api", "stop kafka"]
+        assert events == ["start kafka", "start postgres", "start api", "start ingest"]
+    assert events[4:] == ["stop ingest", "stop api", "stop postgres", "stop kafka"]
 
 
 def test_a_failed_start_stops_what_had_started(tmp_path) -> None:
@@ -39,7 +39,14 @@ def test_a_failed_start_stops_what_had_started(tmp_path) -> None:
     )
     with pytest.raises(RuntimeError, match="api failed"), stack:
         pass
-    assert events == ["start kafka", "start metastore", "stop metastore", "stop kafka"]
+    assert events == [
+        "start kafka",
+        "start metastore",
+        "start postgres",
+        "stop postgres",
+        "stop metastore",
+        "stop kafka",
+    ]
 
 
 def test_an_unknown_part_is_refused(tmp_path) -> None:
@@ -72,3 +79,13 @@ def test_free_port_settings_put_every_listener_on_its_own_port(tmp_path) -> None
     assert settings.kafka.bootstrap == f"127.0.0.1:{settings.local.kafka_port}"
     assert settings.run_dir == tmp_path and settings.api.workers == 3
     assert local_stack.PARTS[0] == "kafka" and local_stack.PARTS[-1] == "prometheus"
+
+
+def test_starting_a_part_later_brings_what_it_needs_first(tmp_path) -> None:
+    events: list[str] = []
+    stack = recording(LocalStack(on_free_ports(load_settings({}), tmp_path), "kafka"), events)
+    stack.part("postgres").running = lambda: False
+    with stack:
+        stack.start("api")
+        assert events == ["start kafka", "start postgres", "start api"]
+    assert events[3:] == ["stop api", "stop postgres", "stop kafka"]

@@ -148,6 +148,21 @@ Postgres of the metastore: name, host and password Secret.
 {{- end }}
 {{- end }}
 
+{{/*
+Whether the chart's Postgres runs: the metastore's database, and the API's Idempotency-Key records.
+*/}}
+{{- define "stockpulse.postgresNeeded" -}}
+{{- if and .Values.postgresql.enabled (or .Values.hiveMetastore.enabled .Values.api.enabled) }}true{{ end }}
+{{- end }}
+
+{{/*
+libpq URI of the API's Idempotency-Key database (the password comes from a file, never the URI).
+*/}}
+{{- define "stockpulse.idempotencyDsn" -}}
+{{- $db := .Values.hiveMetastore.database }}
+{{- printf "postgresql://%s@%s:%v/%s" $db.user (include "stockpulse.postgresHost" .) $db.port .Values.api.idempotency.database }}
+{{- end }}
+
 {{- define "stockpulse.postgresSecretName" -}}
 {{- default (include "stockpulse.postgresName" .) .Values.hiveMetastore.database.existingSecret }}
 {{- end }}

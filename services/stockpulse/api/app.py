@@ -11,7 +11,7 @@ from ..prices import PriceProvider, make_provider
 from ..settings import Settings, load_settings
 from . import metrics
 from .errors import ApiError, register_error_handlers
-from .idempotency_store import IdempotencyStore
+from .idempotency_store import IdempotencyStore, PostgresIdempotencyStore
 from .insights_feed import InsightsFeed
 from .routes import docs, health, orders, quotes, root
 from .routes import insights as insights_routes  # the name ``insights`` is create_app's parameter
@@ -24,8 +24,9 @@ def create_app(
     publisher: Publisher | None = None,
     prices: PriceProvider | None = None,
     insights: InsightsFeed | None = None,
+    idempotency: IdempotencyStore | None = None,
 ) -> Flask:
-    """Build the app; tests pass their own settings, publisher, price source or insights view.
+    """Build the app; tests pass their own settings, publisher, price source, insights view or key store.
 
     Without ``insights`` the app follows the ``stock_insights`` topic on the configured
     brokers, unless a ``publisher`` was passed: a caller that keeps the app off Kafka for
@@ -51,8 +52,11 @@ def create_app(
         on_replaced=metrics.record_replaced,
         on_reachability=metrics.record_reachability,
     )
-    app.extensions["stockpulse.idempotency"] = IdempotencyStore(
-        settings.idempotency_path, settings.api.idempotency_ttl_s
+    app.extensions["stockpulse.idempotency"] = idempotency or PostgresIdempotencyStore(
+        settings.idempotency_dsn,
+        settings.api.idempotency_ttl_s,
+        pool_size=settings.api.threads,
+        password_file=settings.api.idempotency_password_file,
     )
     if insights is None:
         bootstrap = settings.kafka.bootstrap if publisher is None else None

@@ -2,12 +2,11 @@
 "The Idempotency-Key HTTP Header Field".
 
 A key names one customer intent. The order's event id and order id are derived from the
-customer, the key and the request's fingerprint (route, ticker, side, quantity), so an
-order that reaches Kafka twice is still one ``event_id``, which the lake's ``MERGE``
-keeps once. The fingerprint is part of the derivation on purpose: should a key ever be
-reused for another order where no record of the first one is at hand (another API pod,
-an expired record), the second order gets other ids instead of hiding behind the first
-order's row.
+customer, the key, the request's fingerprint (route, ticker, side, quantity) and the
+generation of the key's record, so an order that reaches Kafka twice is still one
+``event_id``, which the lake's ``MERGE`` keeps once. A key used again after its record
+expired starts a new generation: that order gets ids of its own and lands, instead of
+hiding behind the first order's row.
 """
 
 from __future__ import annotations
@@ -39,9 +38,9 @@ class OrderIntent:
     key: str
     fingerprint: str
 
-    def ids(self) -> tuple[str, str]:
-        """(event id, order id), the same for every attempt of this intent."""
-        base = "\x1f".join((self.scope, self.key, self.fingerprint))
+    def ids(self, generation: int) -> tuple[str, str]:
+        """(event id, order id), the same for every attempt of this intent within one record's life."""
+        base = "\x1f".join((self.scope, self.key, self.fingerprint, str(generation)))
         return str(uuid.uuid5(_NAMESPACE, base + "\x1fevent")), str(uuid.uuid5(_NAMESPACE, base + "\x1forder"))
 
 

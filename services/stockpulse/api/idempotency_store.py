@@ -1,31 +1,37 @@
-"""Records of keyed orders, shared by the API workers of one host (or pod) through one SQLite file.
+"""Records of keyed orders in Postgres, shared by every API replica and kept across rollouts.
 
 A record keeps the order's event as first built (``attach``), so every attempt of an intent
-sends the same bytes, and, once Kafka acknowledged one attempt, the answer the client got.
-States: ``pending`` (an attempt holds the lease; a concurrent one is told 409, a dead one's
-lease runs out), ``in_doubt`` (sent, not confirmed: the next attempt sends it again) and
-``done`` (repeats get the stored answer). A record for which nothing was sent is deleted.
-Workers of different pods do not share this file (see README, "Idempotency-Key").
+sends the same bytes, and, once Kafka acknowledged one attempt, the answer the client got,
+stored as text so that a repeat reaching any replica gets it byte for byte. States:
+``pending`` (an attempt holds the lease; a concurrent one is told 409, a dead one's lease
+runs out), ``in_doubt`` (sent, not confirmed: the next attempt sends it again) and ``done``
+(repeats get the stored answer). A record for which nothing was sent loses its event. Records
+live ``ttl_s`` from their creation; a key used again after that starts a new record, whose
+``generation`` gives the new order ids of its own (see ``idempotency.OrderIntent``).
+
+Times come from the database's clock, so replicas whose clocks differ agree on leases and
+expiry. Any failure to reach the database is ``StoreUnavailable``; ``order_placement``
+decides what that means for the order in hand.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["new", "retry", "replay", "conflict", "busy"]
 
+#: One lock number for schema changes, so replicas starting together create the table once.
+_SCHEMA_LOCK = 0x5370_4B01
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keyed_order (
     scope TEXT NOT NULL,
@@ -34,14 +40,28 @@ CREATE TABLE IF NOT EXISTS keyed_order (
     event TEXT,
     state TEXT NOT NULL CHECK (state IN ('pending', 'in_doubt', 'done')),
     answer TEXT,
-    lease_until REAL NOT NULL,
-    created_at REAL NOT NULL,
+    lease_until_us BIGINT NOT NULL,
+    created_us BIGINT NOT NULL,
     PRIMARY KEY (scope, key)
-) WITHOUT ROWID
+);
+CREATE INDEX IF NOT EXISTS keyed_order_created ON keyed_order (created_us);
 """
+_NOW_US = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 PRUNE_EVERY_S = 60.0
-#: How long a connection waits for another worker's lock before giving up.
-BUSY_TIMEOUT_S = 10.0
+
+
+class StoreUnavailable(RuntimeError):
+    """The database could not be reached, or did not answer in time."""
+
+
+@dataclass(frozen=True)
+class Record:
+    fingerprint: str
+    event: str | None
+    state: str
+    answer: str | None
+    lease_until_us: int
+    created_us: int
 
 
 @dataclass(frozen=True)
@@ -49,148 +69,206 @@ class Claim:
     """What ``begin`` decided: go ahead (``new``/``retry``), answer now (``replay``), or refuse."""
 
     outcome: Outcome
+    generation: int = 0  # the record's creation time (µs): part of the order ids
     event: dict[str, Any] | None = None
     answer: dict[str, Any] | None = None
     retry_after_s: float = 0.0
 
 
-class IdempotencyStore:
-    def __init__(self, path: Path, ttl_s: float, clock=time.time) -> None:
-        self.path = _writable(path)
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._local = threading.local()
-        self._pruned_at = 0.0
-        with self._transaction() as db:
-            db.execute(_SCHEMA)
+def decide(record: Record | None, fingerprint: str, now_us: int, ttl_s: float) -> Claim:
+    """What an attempt may do, given the key's record (None: no record, or one past its TTL)."""
+    held = record is not None and record.state == "pending" and record.lease_until_us > now_us
+    if record is None or (record.created_us < now_us - int(ttl_s * 1_000_000) and not held):
+        return Claim("new", generation=now_us)
+    if record.fingerprint != fingerprint:
+        return Claim("conflict", generation=record.created_us)
+    if record.state == "done":
+        assert record.event is not None and record.answer is not None
+        return Claim("replay", record.created_us, json.loads(record.event), json.loads(record.answer))
+    if held:
+        return Claim("busy", record.created_us, retry_after_s=(record.lease_until_us - now_us) / 1_000_000)
+    return Claim("retry", record.created_us, json.loads(record.event) if record.event else None)
 
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            # autocommit mode: transactions are explicit (BEGIN IMMEDIATE below)
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            _use_wal(db)
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+
+class IdempotencyStore(Protocol):
+    """The records the order routes need; ``PostgresIdempotencyStore`` in production."""
+
+    def begin(self, scope: str, key: str, fingerprint: str, lease_s: float) -> Claim: ...
+    def attach(self, scope: str, key: str, event: dict[str, Any]) -> dict[str, Any]: ...
+    def finish(self, scope: str, key: str, answer: dict[str, Any]) -> None: ...
+    def doubt(self, scope: str, key: str) -> None: ...
+    def forget(self, scope: str, key: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class PostgresIdempotencyStore:
+    """The records in one Postgres table, through a small pool of connections per worker.
+
+    Nothing connects before the first keyed order: a worker boots while the database is
+    down, and only keyed orders wait for it (``StoreUnavailable`` after ``timeout_s``).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        ttl_s: float,
+        pool_size: int = 4,
+        timeout_s: float = 3.0,
+        password_file: str = "",
+    ) -> None:
+        self.dsn = dsn
+        self.ttl_s = ttl_s
+        self.pool_size = pool_size
+        self.timeout_s = timeout_s
+        self.password_file = password_file
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._pruned_at = 0.0
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        limit_ms = int(self.timeout_s * 1000)
+        kwargs: dict[str, Any] = {
+            "connect_timeout": max(1, int(self.timeout_s)),
+            # a stalled database answers a keyed order with 503 instead of holding its thread
+            "options": f"-c statement_timeout={limit_ms} -c lock_timeout={limit_ms}",
+            "application_name": "stockpulse-api",
+        }
+        if self.password_file:
+            kwargs["password"] = Path(self.password_file).read_text().strip()
+        return kwargs
+
+    def _opened(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool  # cost: only the API imports the driver
+
+                pool = ConnectionPool(
+                    self.dsn,
+                    min_size=1,
+                    max_size=self.pool_size,
+                    kwargs=self._connect_kwargs(),
+                    timeout=self.timeout_s,
+                    # a connection broken by a database restart is replaced, not handed to an order
+                    check=ConnectionPool.check_connection,
+                    open=False,
+                    name="idempotency",
+                )
+                pool.open(wait=False)
+                self._pool = pool
+                try:
+                    with self._transaction() as cur:
+                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                        cur.execute(_SCHEMA)
+                except StoreUnavailable:
+                    self._pool = None
+                    pool.close(timeout=0)
+                    raise
+            return self._pool
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        # IMMEDIATE: take the write lock before reading, so two workers never both see "no record"
-        db.execute("BEGIN IMMEDIATE")
+    def _transaction(self) -> Iterator[Any]:
+        import psycopg  # cost: only the API imports the driver
+        from psycopg_pool import PoolTimeout
+
+        pool = self._pool if self._pool is not None else self._opened()
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except (psycopg.OperationalError, psycopg.errors.QueryCanceled, PoolTimeout) as exc:
+            raise StoreUnavailable(f"idempotency store unavailable: {exc}".strip()) from exc
 
     def begin(self, scope: str, key: str, fingerprint: str, lease_s: float) -> Claim:
         """Claim the intent for one attempt. A claim to go ahead without an event (a new intent, or one
         whose first attempt died before it had built its event) must ``attach`` one before sending."""
-        now = self._clock()
-        self._maybe_prune(now)
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT fingerprint, event, state, answer, lease_until, created_at FROM keyed_order "
-                "WHERE scope = ? AND key = ?",
-                (scope, key),
-            ).fetchone()
-            if row is None or row[5] < now - self.ttl_s:
-                db.execute(
-                    "INSERT OR REPLACE INTO keyed_order VALUES (?, ?, ?, NULL, 'pending', NULL, ?, ?)",
-                    (scope, key, fingerprint, now + lease_s, now),
-                )
-                return Claim("new")
-            stored_fingerprint, stored_event, state, answer, lease_until, _ = row
-            if stored_fingerprint != fingerprint:
-                return Claim("conflict")
-            if state == "done":
-                return Claim("replay", event=json.loads(stored_event), answer=json.loads(answer))
-            if state == "pending" and lease_until > now:
-                return Claim("busy", retry_after_s=lease_until - now)
-            db.execute(
-                "UPDATE keyed_order SET state = 'pending', lease_until = ? WHERE scope = ? AND key = ?",
-                (now + lease_s, scope, key),
+        self._maybe_prune()
+        lease_us = int(lease_s * 1_000_000)
+        with self._transaction() as cur:
+            cur.execute(
+                f"INSERT INTO keyed_order VALUES (%s, %s, %s, NULL, 'pending', NULL, {_NOW_US} + %s, {_NOW_US}) "
+                "ON CONFLICT (scope, key) DO NOTHING RETURNING created_us",
+                (scope, key, fingerprint, lease_us),
             )
-            return Claim("retry", event=json.loads(stored_event) if stored_event else None)
+            inserted = cur.fetchone()
+            if inserted is not None:
+                return Claim("new", generation=inserted[0])
+            cur.execute(
+                f"SELECT fingerprint, event, state, answer, lease_until_us, created_us, {_NOW_US} "
+                "FROM keyed_order WHERE scope = %s AND key = %s FOR UPDATE",
+                (scope, key),
+            )
+            *row, now_us = cur.fetchone()
+            claim = decide(Record(*row), fingerprint, now_us, self.ttl_s)
+            if claim.outcome == "new":  # the old record is past its TTL: this is another intent
+                cur.execute(
+                    "UPDATE keyed_order SET fingerprint = %s, event = NULL, state = 'pending', answer = NULL, "
+                    "lease_until_us = %s, created_us = %s WHERE scope = %s AND key = %s",
+                    (fingerprint, now_us + lease_us, now_us, scope, key),
+                )
+            elif claim.outcome == "retry":
+                cur.execute(
+                    "UPDATE keyed_order SET state = 'pending', lease_until_us = %s WHERE scope = %s AND key = %s",
+                    (now_us + lease_us, scope, key),
+                )
+            return claim
 
     def attach(self, scope: str, key: str, event: dict[str, Any]) -> dict[str, Any]:
         """Record the event every attempt of this intent will send, and return it: the one already
         recorded, should a slow attempt whose lease ran out get here after the one that took over."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE keyed_order SET event = ? WHERE scope = ? AND key = ? AND event IS NULL",
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE keyed_order SET event = COALESCE(event, %s) WHERE scope = %s AND key = %s RETURNING event",
                 (json.dumps(event), scope, key),
             )
-            row = db.execute("SELECT event FROM keyed_order WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+            row = cur.fetchone()
         return json.loads(row[0]) if row and row[0] else event
 
     def finish(self, scope: str, key: str, answer: dict[str, Any]) -> None:
         """Kafka acknowledged the event: store the answer every repeat will get."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE keyed_order SET state = 'done', answer = ?, lease_until = 0 WHERE scope = ? AND key = ?",
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE keyed_order SET state = 'done', answer = %s, lease_until_us = 0 WHERE scope = %s AND key = %s",
                 (json.dumps(answer), scope, key),
             )
 
     def doubt(self, scope: str, key: str) -> None:
         """The event was sent but not confirmed: the next attempt sends it again."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE keyed_order SET state = 'in_doubt', lease_until = 0 WHERE scope = ? AND key = ?", (scope, key)
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE keyed_order SET state = 'in_doubt', lease_until_us = 0 WHERE scope = %s AND key = %s",
+                (scope, key),
             )
 
     def forget(self, scope: str, key: str) -> None:
-        """Nothing of this intent was ever sent: drop the record, so a retry is a fresh attempt."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM keyed_order WHERE scope = ? AND key = ? AND state = 'pending'", (scope, key))
+        """Nothing of this intent was sent: drop its event and release the lease, so a retry builds
+        it afresh (new price) under the same ids, and the order id a 503 named stays the order's."""
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE keyed_order SET event = NULL, lease_until_us = 0 "
+                "WHERE scope = %s AND key = %s AND state = 'pending'",
+                (scope, key),
+            )
 
-    def _maybe_prune(self, now: float) -> None:
+    def prune(self) -> int:
+        """Drop the records past their TTL (never one an attempt holds); how many went."""
+        with self._transaction() as cur:
+            cur.execute(
+                f"DELETE FROM keyed_order WHERE created_us < {_NOW_US} - %s AND lease_until_us < {_NOW_US}",
+                (int(self.ttl_s * 1_000_000),),
+            )
+            return cur.rowcount
+
+    def _maybe_prune(self, clock: Callable[[], float] = time.monotonic) -> None:
+        now = clock()
         if now - self._pruned_at < PRUNE_EVERY_S:
             return
         self._pruned_at = now
-        with self._transaction() as db:
-            db.execute("DELETE FROM keyed_order WHERE created_at < ? AND state != 'pending'", (now - self.ttl_s,))
+        try:
+            self.prune()
+        except StoreUnavailable as exc:
+            log.warning("could not prune expired idempotency records", extra={"error": str(exc)})
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
-
-
-def _use_wal(db: sqlite3.Connection) -> None:
-    """Switch the file to WAL (it stays so), waiting for other workers doing the same.
-
-    gunicorn boots its workers together, and each opens the shared file. Switching a new file to
-    WAL needs an exclusive lock, and SQLite answers a connection that races for it with "database
-    is locked" at once, without its busy timeout; a worker that raises here fails to boot, and
-    gunicorn then stops the whole server. So: retry until the busy timeout, as SQLite does for
-    other locks. A file already in WAL needs no lock for this.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _writable(path: Path) -> Path:
-    """``path``, or a file in the temporary folder when its folder cannot be created (read-only image)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-    except OSError as exc:
-        fallback = Path(tempfile.gettempdir()) / "stockpulse-idempotency.sqlite3"
-        log.warning(
-            "idempotency store folder not writable; using the temporary folder (set STOCKPULSE_IDEMPOTENCY_DB)",
-            extra={"wanted": str(path), "using": str(fallback), "error": str(exc)},
-        )
-        return fallback
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close(timeout=5)
+                self._pool = None

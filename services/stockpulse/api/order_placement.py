@@ -3,12 +3,14 @@
 Each answer tells the client what it may do next: 201 (Kafka acknowledged it; it lands once),
 503 ``kafka_unavailable`` (nothing was sent; retrying is safe), 504 ``order_in_doubt`` (sent but
 not confirmed; a retry with the same key resends the same event and never places it twice),
-409 ``request_in_progress``, 422 ``idempotency_key_reused``. Without a key a retry is a new order.
+409 ``request_in_progress``, 422 ``idempotency_key_reused``, 503 ``idempotency_store_unavailable``
+(the shared record of keys could not be read; nothing was sent). Without a key a retry is a new order.
 Details: docs/reliability.md, "The three answers an order can get" and the ``Idempotency-Key`` section.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ from .customer import request_context
 from .deps import current_quote, idempotency_store, publisher, settings
 from .errors import ApiError
 from .idempotency import HEADER, OrderIntent, fingerprint, idempotency_key
+from .idempotency_store import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1
 #: How long a pending attempt holds its key beyond the order timeout, before another may take over.
@@ -45,6 +50,16 @@ def _refused(exc: Exception, order_id: str) -> ApiError:
         f"order not placed, nothing was sent: {exc}; retrying is safe",
         {"order_id": order_id},
         RETRY_AFTER_S,
+    )
+
+
+def _store_down(exc: Exception) -> ApiError:
+    return ApiError(
+        503,
+        "idempotency_store_unavailable",
+        f"order not placed, nothing was sent: the record of {HEADER}s cannot be read ({exc}); "
+        "retrying with the same key is safe",
+        retry_after_s=RETRY_AFTER_S,
     )
 
 
@@ -81,8 +96,7 @@ def place(order: Order, answer: Answer) -> Placed:
     intent = OrderIntent(
         context["user_id"] or "", key, fingerprint(order.route, order.ticker, order.side, order.quantity)
     )
-    body, replayed = _place_keyed(intent, order, context, answer)
-    return Placed(body, replayed, intent.ids()[0])
+    return _place_keyed(intent, order, context, answer)
 
 
 def _event(order: Order, context: dict[str, Any], ids: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -90,15 +104,19 @@ def _event(order: Order, context: dict[str, Any], ids: tuple[str, str] | None = 
     return stock_operation_event(order.ticker, order.side, order.quantity, price, context, ids=ids)
 
 
-def _place_keyed(
-    intent: OrderIntent, order: Order, context: dict[str, Any], answer: Answer
-) -> tuple[dict[str, Any], bool]:
+def _place_keyed(intent: OrderIntent, order: Order, context: dict[str, Any], answer: Answer) -> Placed:
+    """Place a keyed order. Until its event is sent, a store failure is a 503 (nothing was sent);
+    after that, the store is only told the outcome, and failing to tell it changes no answer: a
+    retry then resends the recorded event, which lands once, and rebuilds the same body from it."""
     store = idempotency_store()
     lease_s = settings().api.order_ack_timeout_ms / 1000.0 + LEASE_MARGIN_S
-    claim = store.begin(intent.scope, intent.key, intent.fingerprint, lease_s)
+    try:
+        claim = store.begin(intent.scope, intent.key, intent.fingerprint, lease_s)
+    except StoreUnavailable as exc:
+        raise _store_down(exc) from exc
     if claim.outcome == "replay":
-        assert claim.answer is not None
-        return claim.answer, True
+        assert claim.answer is not None and claim.event is not None
+        return Placed(claim.answer, True, claim.event["event_id"])
     if claim.outcome == "conflict":
         raise ApiError(422, "idempotency_key_reused", f"this {HEADER} was already used for a different order")
     if claim.outcome == "busy":
@@ -112,27 +130,38 @@ def _place_keyed(
     fresh = event is None  # nothing of this intent was sent yet: price it now
     if fresh:
         try:
-            built = _event(order, context, intent.ids())
+            built = _event(order, context, intent.ids(claim.generation))
         except ApiError:
-            store.forget(intent.scope, intent.key)
+            _tell(store.forget, intent)
             raise
-        event = store.attach(intent.scope, intent.key, built)
+        try:
+            event = store.attach(intent.scope, intent.key, built)
+        except StoreUnavailable as exc:  # not sent: the record stays pending, and its lease runs out
+            raise _store_down(exc) from exc
         fresh = event == built  # else an attempt that outlived its lease got there first, and may have sent it
     try:
         _send(event, keyed=True)
     except ApiError as error:
         if error.status == 503 and fresh:
-            store.forget(intent.scope, intent.key)
+            _tell(store.forget, intent)
             raise
         # an earlier attempt may have landed: still in doubt, whatever this attempt met
-        store.doubt(intent.scope, intent.key)
+        _tell(store.doubt, intent)
         if error.status == 503:
             unreachable = Exception("an earlier attempt is unconfirmed and Kafka is unreachable now")
             raise _in_doubt(unreachable, event["order_id"], keyed=True) from error
         raise
     body = answer(event)
-    store.finish(intent.scope, intent.key, body)
-    return body, False
+    _tell(lambda scope, key: store.finish(scope, key, body), intent)
+    return Placed(body, False, event["event_id"])
+
+
+def _tell(step: Callable[[str, str], None], intent: OrderIntent) -> None:
+    """Record an outcome the answer does not depend on; a store outage is logged, not raised."""
+    try:
+        step(intent.scope, intent.key)
+    except StoreUnavailable as exc:
+        log.warning("idempotency record not updated; a retry resends the recorded event", extra={"error": str(exc)})
 
 
 def _send(event: dict[str, Any], keyed: bool) -> None:

@@ -58,9 +58,11 @@ def bench_stack(bench: Settings) -> LocalStack:
 
 
 def start_part(stack: LocalStack, name: str, stops: Stops) -> None:
-    """Start one part of ``stack``, usable when this returns; ``stop_all`` stops it, also after a failed start."""
-    stops.append((name, stack.part(name).stop))
-    say(f"{name} {stack.starter(name)()}")
+    """Start one part of ``stack`` (after the parts it needs), usable when this returns; ``stop_all`` stops
+    it, also after a failed start."""
+    for part in stack.with_needs((name,)):
+        stops.append((part, stack.part(part).stop))
+        say(f"{part} {stack.starter(part)()}")
 
 
 def report_exited(run_dir: Path, lines: int = 15) -> None:

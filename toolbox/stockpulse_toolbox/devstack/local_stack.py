@@ -30,23 +30,27 @@ from .ingest_job import IngestJob
 from .kafka import KafkaBroker
 from .maintain_job import MaintainJob
 from .metastore import LocalMetastore
+from .postgres import LocalPostgres
 from .process import free_ports
 from .prometheus import LocalPrometheus
 
 #: Every part, in the order they start.
-PARTS = ("kafka", "metastore", "api", "ingest", "maintain", "prometheus")
+PARTS = ("kafka", "metastore", "postgres", "api", "ingest", "maintain", "prometheus")
+#: Parts another part cannot work without: asking for the API brings the database of its keys.
+NEEDS = {"api": ("postgres",)}
 
 
 def on_free_ports(settings: Settings, run_dir: Path, **overrides: Any) -> Settings:
     """``settings`` with every listening port on a free one and its state under ``run_dir``:
     a stack beside any other on this machine (tests, the bench, the soak)."""
-    kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus = free_ports(8)
+    kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus, postgres = free_ports(9)
     local = {
         "kafka_port": kafka,
         "kafka_controller_port": controller,
         "metastore_port": metastore,
         "kafka_metrics_port": kafka_metrics,
         "prometheus_port": prometheus,
+        "postgres_port": postgres,
     }
     on_ports = settings.with_overrides(
         run_dir=run_dir,
@@ -83,7 +87,8 @@ class LocalStack:
         if unknown:
             raise ValueError(f"unknown parts {sorted(unknown)}; the parts are {', '.join(PARTS)}")
         self.settings = settings
-        self.parts = tuple(p for p in PARTS if p in parts) if parts else PARTS
+        wanted = set(parts) | {need for part in parts for need in NEEDS.get(part, ())}
+        self.parts = tuple(p for p in PARTS if p in wanted) if parts else PARTS
         self.ingest_ui = ingest_ui
         # The broker's JMX exporter costs CPU; only a stack with Prometheus scrapes it.
         metrics_port = settings.local.kafka_metrics_port if "prometheus" in self.parts else None
@@ -91,6 +96,7 @@ class LocalStack:
             settings.run_dir, settings.local.kafka_port, settings.local.kafka_controller_port, metrics_port=metrics_port
         )
         self.metastore = LocalMetastore(settings)
+        self.postgres = LocalPostgres(settings)
         self.api = ApiServer(settings)
         self.ingest = IngestJob(settings)
         self.maintain = MaintainJob(settings)
@@ -114,12 +120,22 @@ class LocalStack:
 
     def start(self, *names: str, before: dict[str, Callable[[], None]] | None = None) -> None:
         """Start ``names`` (default: the stack's parts) in order; ``before[name]`` runs just before ``name``."""
-        for name in names or self.parts:
+        for name in self.with_needs(names or self.parts):
             if before and name in before:
                 before[name]()
             self.starter(name)()
             if name not in self._started:
                 self._started.append(name)
+
+    def with_needs(self, names: tuple[str, ...]) -> list[str]:
+        """``names``, each preceded by the parts it needs that are neither asked for nor running."""
+        order: list[str] = []
+        for name in names:
+            for need in NEEDS.get(name, ()):
+                if need not in order and need not in names and not self.part(need).running():
+                    order.append(need)
+            order.append(name)
+        return order
 
     def stop(self, *names: str) -> list[str]:
         """Stop ``names`` (default: every part this object started) in reverse order; those that ran."""
@@ -149,6 +165,10 @@ class LocalStack:
     def _start_metastore(self) -> str:
         self.metastore.start()
         return f"ready on {self.metastore.uri}"
+
+    def _start_postgres(self) -> str:
+        self.postgres.start()
+        return f"ready on {self.postgres.dsn}"
 
     def _start_api(self, timeout: float = 30.0) -> str:
         self.api.start()

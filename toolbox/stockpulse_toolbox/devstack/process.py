@@ -109,8 +109,9 @@ class Identity:
 
 
 class ManagedProcess:
-    def __init__(self, name: str, run_dir: Path) -> None:
+    def __init__(self, name: str, run_dir: Path, stop_signal: int = signal.SIGTERM) -> None:
         self.name = name
+        self.stop_signal = stop_signal  # what asks it to stop cleanly (Postgres: SIGINT, its fast shutdown)
         self.pid_file = run_dir / "pids" / f"{name}.pid"
         self.log_file = run_dir / "logs" / f"{name}.log"
 
@@ -177,10 +178,12 @@ class ManagedProcess:
             proc.send_signal(sig)
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """SIGTERM to the process, wait, then SIGKILL to what is left of its group (no orphans); True if it ran."""
+        """The stop signal to the process, wait, then SIGKILL to what is left of its group (no orphans).
+
+        True if it ran."""
         identity, proc = self._leader()
         if proc is not None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(self.stop_signal)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and identity.matches(proc):  # type: ignore[union-attr]
                 _reap()

@@ -60,6 +60,13 @@ def parts(settings: Settings) -> list[Part]:
         ok = port_open("127.0.0.1", metastore.port)
         return {"healthy": ok, "detail": f"{metastore.uri} (Derby under {metastore.home})"}
 
+    def postgres_health() -> dict[str, Any]:
+        postgres = stack.postgres
+        if not postgres.running():
+            return {"healthy": False, "detail": "not running"}
+        ok = port_open("127.0.0.1", postgres.port)
+        return {"healthy": ok, "detail": f"{postgres.dsn} (data under {postgres.data})"}
+
     def ingest_health() -> dict[str, Any]:
         if not ingest.running():
             return {"healthy": False, "detail": "not running"}
@@ -73,6 +80,7 @@ def parts(settings: Settings) -> list[Part]:
     health = {
         "kafka": kafka_health,
         "metastore": metastore_health,
+        "postgres": postgres_health,
         "api": api_health,
         "ingest": ingest_health,
         "maintain": stack.maintain.health,
