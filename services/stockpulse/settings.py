@@ -133,6 +133,7 @@ class ApiSettings:
     """The HTTP API: gunicorn, request limits, prices, Kafka acknowledgements, idempotency."""
 
     bind: str = env("STOCKPULSE_API_BIND", "127.0.0.1:8000", _bind)
+    probe_bind: str = env("STOCKPULSE_API_PROBE_BIND", "127.0.0.1:8001", _host_port)
     workers: int = env("STOCKPULSE_WORKERS", 2, _positive_int)
     threads: int = env("STOCKPULSE_THREADS", 8, _positive_int)
     price_source: str = env("STOCKPULSE_PRICE_SOURCE", "simulated", _price_source)

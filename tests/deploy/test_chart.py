@@ -121,11 +121,11 @@ def test_api_deployment_contract() -> None:
     dep = one(docs, "Deployment", "api")
     pod = dep["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["ports"][0]["containerPort"] == 8000
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8000, "probes": 8001}
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["STOCKPULSE_API_BIND"] == "0.0.0.0:8000"
+    assert env["STOCKPULSE_API_BIND"] == "0.0.0.0:8000" and env["STOCKPULSE_API_PROBE_BIND"] == "0.0.0.0:8001"
     assert env["STOCKPULSE_KAFKA_BOOTSTRAP"].endswith("-kafka-bootstrap:9092")
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert env["PROMETHEUS_MULTIPROC_DIR"] in mounts

@@ -3,6 +3,7 @@
 * ``gthread`` workers; each worker builds its app (no ``preload_app``), so the
   Kafka producers are created after the fork and never shared across processes.
 * ``worker_exit`` flushes the worker's producers on graceful shutdown (SIGTERM).
+* ``post_worker_init`` starts the worker's probe port (``probe_server``), which orders cannot block.
 * the answers gunicorn gives itself (request line or headers too large, malformed
   HTTP) are JSON errors like the app's (``gunicorn_errors``).
 * no control socket (``control_socket_disable``): one per-user path for every gunicorn.
@@ -63,11 +64,22 @@ logconfig_dict = {
 }
 
 
+def post_worker_init(worker) -> None:
+    from stockpulse.api.probe_server import ProbeServer
+
+    probes = ProbeServer(_settings.api.probe_bind, worker.wsgi)
+    probes.start()
+    worker.wsgi.extensions["stockpulse.probes"] = probes
+
+
 def worker_exit(server, worker) -> None:
     from stockpulse.api import close_app
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
+        probes = app.extensions.pop("stockpulse.probes", None)
+        if probes is not None:
+            probes.close()
         close_app(app)
 
 

@@ -43,7 +43,9 @@ NEEDS = {"api": ("postgres",)}
 def on_free_ports(settings: Settings, run_dir: Path, **overrides: Any) -> Settings:
     """``settings`` with every listening port on a free one and its state under ``run_dir``:
     a stack beside any other on this machine (tests, the bench, the soak)."""
-    kafka, controller, api, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus, postgres = free_ports(9)
+    kafka, controller, api, probes, metastore, spark_ui, ingest_metrics, kafka_metrics, prometheus, postgres = (
+        free_ports(10)
+    )
     local = {
         "kafka_port": kafka,
         "kafka_controller_port": controller,
@@ -56,7 +58,7 @@ def on_free_ports(settings: Settings, run_dir: Path, **overrides: Any) -> Settin
         run_dir=run_dir,
         local=local,
         kafka={"bootstrap": f"127.0.0.1:{kafka}"},
-        api={"bind": f"127.0.0.1:{api}"},
+        api={"bind": f"127.0.0.1:{api}", "probe_bind": f"127.0.0.1:{probes}"},
         lake={
             "metastore_uri": "",
             "warehouse": "",
