@@ -239,7 +239,13 @@ class _Customer(FastHttpUser):
         with self.client.get(path, headers=headers, name=name, catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"check answered {resp.status_code}, expected 200")
-            LEDGER.record(kind="check", user=self.user_id, session=headers["X-Session-Id"], status=resp.status_code)
+            LEDGER.record(
+                kind="check",
+                user=self.user_id,
+                session=headers["X-Session-Id"],
+                status=resp.status_code,
+                event_id=resp.headers.get("X-Event-Id"),
+            )
 
     def order(self, path: str, name: str, json: dict | None = None, what: tuple = ()) -> None:
         """One order intent: one key, sent again after an answer that leaves it open, for ``order_retry_s``."""

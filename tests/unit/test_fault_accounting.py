@@ -34,7 +34,7 @@ def row(order_id, user="u1", session="s1", what=WHAT):
 
 
 def books(answers, rows):
-    return balance("test", answers, [dict(r) for r in rows], rows, check_rows=0)
+    return balance("test", answers, [dict(r) for r in rows], rows, check_rows=[])
 
 
 def test_an_order_acknowledged_once_and_landed_once_balances():
@@ -76,3 +76,19 @@ def test_an_unanswered_intent_explains_one_row_of_its_own_order_not_two():
 
 def test_a_201_without_an_order_id_is_flagged():
     assert len(books([answer("k1", 201, None)], []).without_id) == 1
+
+
+def check(event_id, status=200):
+    return {"t": 0.0, "kind": "check", "user": "u1", "session": "s1", "status": status, "event_id": event_id}
+
+
+def test_checks_are_held_against_their_rows_by_event_id():
+    answers = [check("c1"), check("c2"), check("c3"), check(None, status=503)]
+    result = balance("test", answers, [], [], check_rows=["c1", "c2", "c2", "c4"])
+    assert result.checks_answered == 3 and result.check_rows == 4
+    assert (result.checks_lost, result.checks_duplicated, result.checks_without_200) == (["c3"], ["c2"], ["c4"])
+
+
+def test_checks_that_all_landed_once_balance():
+    result = balance("test", [check("c1"), check("c2")], [], [], check_rows=["c2", "c1"])
+    assert (result.checks_lost, result.checks_duplicated, result.checks_without_200) == ([], [], [])

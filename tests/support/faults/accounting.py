@@ -64,6 +64,9 @@ class Books:
     without_id: list[Intent]
     checks_answered: int
     check_rows: int
+    checks_lost: list[str]  # answered 200, no row
+    checks_duplicated: list[str]  # one event id, more than one row
+    checks_without_200: list[str]  # a row no 200 named (a check whose answer was lost on its way)
     seconds: float = 0.0
 
     def row(self) -> dict[str, Any]:
@@ -83,6 +86,8 @@ class Books:
             "unexplained": len(self.unexplained),
             "checks_answered": self.checks_answered,
             "check_rows": self.check_rows,
+            "checks_lost": len(self.checks_lost),
+            "checks_duplicated": len(self.checks_duplicated),
             "seconds": round(self.seconds, 1),
         }
 
@@ -109,9 +114,10 @@ def balance(
     answers: list[dict[str, Any]],
     kafka_events: list[dict[str, Any]],
     order_rows: list[dict[str, Any]],
-    check_rows: int,
+    check_rows: list[str],
 ) -> Books:
-    """The books of one fault: ``kafka_events``/``order_rows`` are this load's (its users') only."""
+    """The books of one fault: ``kafka_events``/``order_rows``/``check_rows`` (event ids of
+    ``stock_call`` rows) are this load's (its users') only."""
     all_intents = intents(answers)
     rows = Counter(row["order_id"] for row in order_rows)
     row_by_order = {row["order_id"]: row for row in order_rows}
@@ -124,6 +130,7 @@ def balance(
     ]
 
     without_2xx = sorted(order_id for order_id in rows if order_id not in acknowledged)
+    checked = {a["event_id"] for a in answers if a["kind"] == "check" and a["status"] == 200}
     doubtful = [intent for intent in all_intents if intent.in_doubt]
     known = {order_id for intent in doubtful for order_id in intent.order_ids}
     anonymous = Counter((i.user, i.session, i.what) for i in doubtful if not i.order_ids)
@@ -152,6 +159,9 @@ def balance(
         without_2xx=without_2xx,
         unexplained=unexplained,
         without_id=[intent for intent in all_intents if intent.acknowledged_without_id],
-        checks_answered=sum(1 for a in answers if a["kind"] == "check" and a["status"] == 200),
-        check_rows=check_rows,
+        checks_answered=len(checked),
+        check_rows=len(check_rows),
+        checks_lost=sorted(checked - set(check_rows)),
+        checks_duplicated=sorted(event_id for event_id, n in Counter(check_rows).items() if n > 1),
+        checks_without_200=sorted(set(check_rows) - checked),
     )

@@ -17,7 +17,7 @@ FIGURES = PROJECT_ROOT / ".run" / "figures" / "fault-suite.md"
 HEADER = (
     "| fault | answers given | order intents: 201 / in doubt at the end | order events in Kafka (distinct orders) "
     "| order rows in the lake | orders lost | orders duplicated | events without a 2xx (unexplained) "
-    "| checks: 200 answers / rows | seconds |\n"
+    "| checks: 200 answers / rows (lost, duplicated) | seconds |\n"
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
 
@@ -38,7 +38,8 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"| {row['fault']} | {row['answers']} | {row['intents']}: {row['acknowledged']} / {row['in_doubt']} "
             f"| {row['kafka_events']} ({row['kafka_orders']}) | {row['lake_rows']} | {row['lost']} "
             f"| {row['duplicated']} | {row['without_2xx']} ({row['unexplained']}) "
-            f"| {row['checks_answered']} / {row['check_rows']} | {row['seconds']:.0f} |"
+            f"| {row['checks_answered']} / {row['check_rows']} ({row['checks_lost']}, {row['checks_duplicated']}) "
+            f"| {row['seconds']:.0f} |"
         )
     lines += ["", "Answers by kind and status:", ""]
     lines += [f"- {row['fault']}: {_statuses(row)}" for row in rows]
