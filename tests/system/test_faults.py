@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -173,6 +174,15 @@ def test_ingest_driver_killed_mid_batch(stack, tmp_path):
 def test_graceful_down_and_up_during_load(stack, tmp_path):
     def inject(load: Load) -> None:
         load.at(8)
+        # The API stops first while the broker holds every message, so what its workers still have
+        # queued (quote events) reaches Kafka only through the flush of their graceful exit.
+        with stack.broker_held():
+            time.sleep(1.0)  # quote events pile up in the workers' producer queues
+            stopping = threading.Thread(target=stack.api.stop, daemon=True)
+            stopping.start()
+            time.sleep(ORDER_ACK_TIMEOUT_MS / 1000 + 1.5)  # orders in flight are answered; the flush waits
+            assert stopping.is_alive(), "the API stopped without waiting for its flush"
+        stopping.join(timeout=60)
         stack.down()
         stack.up()
         time.sleep(10)  # some load on the stack that came back, then the customers finish their orders
