@@ -203,6 +203,8 @@ NASTY = [
     http("POST", "/stocks/GOOG/orders", b"{", JSON),
     http("POST", "/stocks/GOOG/orders", b'{"side": "buy", "quantity": 1,}', JSON),
     http("POST", "/stocks/GOOG/orders", b"[" * 3000 + b"]" * 3000, JSON),
+    http("POST", "/stocks/GOOG/orders", b"[" * 2000 + b"]" * 2000, JSON),  # within the body limit
+    http("POST", "/stocks/GOOG/orders", b"[" * 4000, JSON),
     http("POST", "/stocks/GOOG/orders", b'{"side":["buy"],"quantity":{"n":1}}', JSON),
     http(
         "POST",
@@ -223,6 +225,10 @@ NASTY = [
     http("DELETE", "/stocks/GOOG/orders"),
     http("PATCH", "/GOOG/buy/1"),
     http("TRACE", "/"),
+    http("BREW", "/stocks/GOOG"),
+    http("PROPFIND", "/insights"),
+    http("brew", "/stocks/GOOG"),
+    http("POST", "/stocks/GOOG/insights", b'{"side":"buy","quantity":1}', JSON),
     b"GARBAGE\r\n\r\n",
     b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
     b"GET /stocks/GOOG HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\nConnection: close\r\n\r\n",
@@ -260,3 +266,39 @@ def test_nasty_requests_get_json_errors_the_spec_describes_and_the_server_stays_
         assert call(url, "GET", "/healthz").status == 200, request_line[:80]
     assert problems == []
     assert worker_boots(api.process.log_file) == boots, "a worker died and was replaced"
+
+
+def json_error(answer: tuple[int, dict[str, str], bytes]) -> tuple[int, str, dict[str, str]]:
+    """Status, error code and headers of an answer that must be a JSON error."""
+    status, headers, body = answer
+    assert headers.get("content-type", "").startswith("application/json"), (status, body[:200])
+    error = json.loads(body)["error"]
+    assert error["message"], error
+    return status, error["code"], headers
+
+
+def test_deeply_nested_json_is_a_400_or_over_the_body_limit_a_413(api):
+    deep = raw(api.host, api.port, http("POST", "/stocks/GOOG/orders", b"[" * 2000 + b"]" * 2000, JSON))
+    assert json_error(deep)[:2] == (400, "malformed_json")
+    huge = raw(api.host, api.port, http("POST", "/stocks/GOOG/orders", b"[" * 100_000 + b"]" * 100_000, JSON))
+    assert json_error(huge)[:2] == (413, "payload_too_large")
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "BREW"])
+@pytest.mark.parametrize("path", ["/insights", "/stocks/GOOG/insights"])
+def test_writing_to_insights_is_a_405_that_allows_only_reads(api, method, path):
+    answer = raw(api.host, api.port, http(method, path, b'{"side":"buy","quantity":1}', JSON))
+    status, code, headers = json_error(answer)
+    assert (status, code) == (405, "method_not_allowed")
+    assert {m.strip() for m in headers["allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_unknown_methods_are_405_and_mint_no_series(api):
+    url = api.settings.api.url
+    for method in ("BREW", "PROPFIND", "MKCOL", "X-UNHEARD-OF"):
+        status, code, _ = json_error(raw(api.host, api.port, http(method, "/stocks/GOOG")))
+        assert (status, code) == (405, "method_not_allowed"), method
+    text = call(url, "GET", "/metrics").body
+    methods = set(re.findall(r'^stockpulse_http_request[a-z_]*\{[^}]*method="([^"]*)"', text, re.MULTILINE))
+    assert "other" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"}, methods

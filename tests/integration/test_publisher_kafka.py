@@ -1,16 +1,18 @@
-"""The order producer against a real broker: in doubt when a stalled broker does not confirm, refused
-when the broker is known down, and a producer that failed fatally replaced instead of refusing forever."""
+"""The order producer against a real broker: in doubt when a stalled broker does not confirm or the message
+is purged after a send, refused when the broker is known down, and a producer that failed fatally replaced
+instead of refusing forever."""
 
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import uuid
 
 import pytest
 from confluent_kafka import KafkaError
 from stockpulse.events import STOCK_OPERATION, stock_operation_event
-from stockpulse.events.publisher import ORDERS, KafkaPublisher, PublishInDoubt, PublishRefused
+from stockpulse.events.publisher import ORDERS, KafkaPublisher, PublishError, PublishInDoubt, PublishRefused
 
 from tests.support import read_topic, wait_for
 from tests.support.stacks import start_broker
@@ -63,6 +65,39 @@ def _placed(publisher: KafkaPublisher, session: str, quantity: int) -> bool:
         return True
     except (PublishInDoubt, PublishRefused):
         return False
+
+
+def test_order_purged_from_the_queue_after_a_send_is_in_doubt_and_lands_after_all(own_broker):
+    """A request that times out sends its message back to librdkafka's queue for a retry; a shutdown purges it
+    from there (``_PURGE_QUEUE``), yet the stalled broker already holds the request and writes it on resuming."""
+    broker, _, session = own_broker
+    # the request times out long before the order does, so the message is back in the queue when purged
+    publisher = KafkaPublisher(broker.bootstrap, order_ack_timeout_ms=20_000, extra_config={"socket.timeout.ms": 1000})
+    outcome: list[PublishError | None] = []
+    sender = threading.Thread(target=lambda: outcome.append(_publish(publisher, order(session, 3))))
+    try:
+        publisher.publish_sync(STOCK_OPERATION, "GOOG", order(session, 2))
+        broker.process.signal(signal.SIGSTOP)
+        sender.start()
+        time.sleep(4.0)  # sent at once, timed out after 1 s, queued again: reconnecting cannot finish while stalled
+    finally:
+        try:
+            publisher.close(timeout=0.5)  # a worker's graceful shutdown, with a shorter flush: it purges the order
+        finally:
+            broker.process.signal(signal.SIGCONT)
+    sender.join(timeout=5)  # answered by the purge, not at the order timeout
+    [error] = outcome
+    assert isinstance(error, PublishInDoubt) and "_PURGE_QUEUE" in str(error), error
+    events = landed(broker.bootstrap, session, expect=3)
+    assert sorted(e["quantity"] for e in events) == [1, 2, 3], "the purged order landed: answering 503 was wrong"
+
+
+def _publish(publisher: KafkaPublisher, event: dict) -> PublishError | None:
+    try:
+        publisher.publish_sync(STOCK_OPERATION, "GOOG", event)
+    except PublishError as exc:
+        return exc
+    return None
 
 
 def test_order_is_refused_without_sending_while_the_broker_is_down(own_broker):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from stockpulse.api.metrics import route_label
 from stockpulse.events import validation_errors
 
 from tests.support import MemoryIdempotencyStore
@@ -156,7 +157,7 @@ def test_openapi_describes_every_route(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = route_label(rule.rule).replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method.lower()))
     assert served == documented

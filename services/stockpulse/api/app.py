@@ -13,6 +13,7 @@ from . import metrics
 from .errors import ApiError, register_error_handlers
 from .idempotency_store import IdempotencyStore, PostgresIdempotencyStore
 from .insights_feed import InsightsFeed
+from .json_body import BoundedJSONProvider
 from .routes import docs, health, orders, quotes, root
 from .routes import insights as insights_routes  # the name ``insights`` is create_app's parameter
 
@@ -37,6 +38,7 @@ def create_app(
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.api.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json = BoundedJSONProvider(app)  # a deeply nested body is a 400, not a RecursionError
     app.json.sort_keys = False
     # "//stocks//GOOG" is a 404 like any unknown path, not a redirect the OpenAPI document does not describe
     app.url_map.merge_slashes = False

@@ -10,8 +10,10 @@ docs/observability.md lists every metric.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -71,6 +73,10 @@ INSIGHTS_AGE = Gauge(
 )
 
 ORDER_OUTCOMES = ("accepted", "rejected", "refused", "in_doubt", "failed")
+#: The values of the requests' ``method`` label: any other method a client sends (BREW, PROPFIND) is "other",
+#: so clients cannot mint series.
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+OTHER_METHOD = "other"
 for _topic in ALL_TOPIC_NAMES:
     EVENTS_PRODUCED.labels(topic=_topic)
     EVENTS_FAILED.labels(topic=_topic)
@@ -98,6 +104,16 @@ def record_reachability(ok: bool) -> None:
 
 def record_insights_invalid(reason: str) -> None:
     INSIGHTS_INVALID.labels(reason=reason).inc()
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER_METHOD
+
+
+@functools.cache
+def route_label(rule: str) -> str:
+    """The route's template without converter names: ``/<seed_ticker:stock_name>`` is ``/<stock_name>``."""
+    return re.sub(r"<[^<>:]+:([^<>]+)>", r"<\1>", rule)
 
 
 def order_outcome(status: int) -> str:
@@ -159,10 +175,11 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _observe(response):
         now = time.perf_counter()
-        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        route = route_label(request.url_rule.rule) if request.url_rule is not None else "<unmatched>"
         if route != "/metrics":
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            LATENCY.labels(request.method, route).observe(now - g.get("started", now))
+            method = method_label(request.method)
+            REQUESTS.labels(method, route, str(response.status_code)).inc()
+            LATENCY.labels(method, route).observe(now - g.get("started", now))
             if request.blueprint == "orders" and request.method == "POST":
                 ORDERS.labels(order_outcome(response.status_code)).inc()
         sample_gauges(app, now)

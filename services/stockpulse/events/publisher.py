@@ -26,17 +26,21 @@ DeliveryHook = Callable[[str, bool], None]
 WATCH_INTERVAL_S = 2.0
 CHECKS, ORDERS = "checks", "orders"
 
-#: Delivery errors that mean the broker did not write the message (it was rejected, or never sent).
-_NOT_PERSISTED = {
-    KafkaError.MSG_SIZE_TOO_LARGE,
-    KafkaError.RECORD_LIST_TOO_LARGE,
-    KafkaError._UNKNOWN_TOPIC,
-    KafkaError._UNKNOWN_PARTITION,
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.INVALID_RECORD,
-    KafkaError._PURGE_QUEUE,
-    KafkaError._INVALID_ARG,
-}
+#: Delivery errors that mean the broker did not write the message: it rejected it, or there was no partition
+#: to send it to. A purge is not one: librdkafka puts a message whose request timed out or whose connection
+#: dropped back in its queue for a retry, so a message purged from the queue (``_PURGE_QUEUE``), like one
+#: purged in flight, may have reached a broker that writes it.
+_NOT_PERSISTED = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.INVALID_RECORD,
+        KafkaError._INVALID_ARG,
+    }
+)
 
 
 class PublishError(RuntimeError):
@@ -71,6 +75,16 @@ def encode(event: Mapping[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
+def delivery_failure(topic: str, error: KafkaError) -> PublishError:
+    """What a failed delivery report means for the event: refused only when the broker provably did not write it.
+
+    Anything else, a timeout or a purge included, may follow a send the broker writes, so it is in doubt.
+    """
+    if error.code() in _NOT_PERSISTED:
+        return PublishRefused(f"Kafka rejected the {topic} event: {error}")
+    return PublishInDoubt(f"Kafka did not confirm the {topic} event: {error}")
+
+
 class _Channel:
     """One producer and the thread that serves its delivery reports."""
 
@@ -98,10 +112,15 @@ class _Channel:
         threading.Thread(target=drain, name=f"kafka-retire-{self.name}", daemon=True).start()
 
     def close(self, timeout: float) -> int:
-        """Flush for up to ``timeout``, drop what is left, and end the producer's threads; return what was dropped."""
+        """Flush for up to ``timeout``, drop what is left, and end the producer's threads; return what was dropped.
+
+        The purged messages' reports are served here, before the poll thread stops, so an order waiting for
+        one is answered (in doubt) now rather than at its timeout.
+        """
         left = self.producer.flush(timeout)
         if left:
             self.producer.purge()
+            self.producer.poll(0)
         self._stop.set()
         self._thread.join(timeout=1.0)
         self.producer.close()
@@ -150,7 +169,7 @@ class KafkaPublisher:
 
     def _channel(self, name: str) -> _Channel:
         channel = self._channels.get(name)
-        if channel is not None and channel.fatal is None:
+        if channel is not None and channel.fatal is None and not self._closed.is_set():
             return channel
         with self._lock:
             if self._closed.is_set():
@@ -258,15 +277,15 @@ class KafkaPublisher:
         if not done.wait(self._timeouts_ms[ORDERS] / 1000.0 + 5.0):
             raise PublishInDoubt(f"no delivery report for the {topic} event")
         error = outcome[0]
-        if error is None:
-            return
-        if error.code() in _NOT_PERSISTED:
-            raise PublishRefused(f"Kafka rejected the {topic} event: {error}")
-        raise PublishInDoubt(f"Kafka did not confirm the {topic} event: {error}")
+        if error is not None:
+            raise delivery_failure(topic, error)
 
     def kafka_reachable(self) -> bool:
-        """The watch's last word on the brokers (asked now if it has none yet)."""
-        self.start()
+        """The watch's last word on the brokers (asked now if it has none yet); False once closed."""
+        try:
+            self.start()
+        except PublishRefused:
+            return False
         if self._reachable is None:
             self._probe(timeout=1.0)
         return bool(self._reachable)
@@ -275,8 +294,10 @@ class KafkaPublisher:
         return sum(len(channel.producer) for channel in list(self._channels.values()))
 
     def close(self, timeout: float = 10.0) -> None:
-        """Flush what is queued, then stop the threads; called on graceful worker shutdown."""
+        """Flush what is queued, then stop the threads; called on graceful worker shutdown, once (again: nothing)."""
         with self._lock:
+            if self._closed.is_set():
+                return
             self._closed.set()
             channels = list(self._channels.values())
         left = sum(channel.close(timeout) for channel in channels)

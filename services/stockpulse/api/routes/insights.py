@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from ..deps import known_ticker, settings
 from ..errors import ApiError
@@ -51,12 +51,10 @@ def _staleness(as_of_ms: float, now_s: float) -> tuple[float, bool]:
     return staleness, staleness > settings().insights.stale_after_s
 
 
-# OPTIONS answered here: Flask's automatic answer would merge in the seed's POST /<ticker>/<action>/<quantity>,
-# which this path also matches, and advertise a POST the resource does not have.
-@bp.route("/stocks/<ticker>/insights", methods=["GET", "OPTIONS"], provide_automatic_options=False)
+# Only GET (with HEAD and OPTIONS): the seed's POST /<ticker>/<action>/<quantity> never takes a /stocks/ path
+# (routes.orders.SeedTicker), so any other method is a 405 whose Allow header lists GET, HEAD, OPTIONS.
+@bp.get("/stocks/<ticker>/insights")
 def ticker_insights(ticker: str):
-    if request.method == "OPTIONS":
-        return Response(status=200, headers={"Allow": "GET, HEAD, OPTIONS"})
     ticker = known_ticker(ticker)
     insights = view()
     _caught_up(insights)

@@ -12,12 +12,33 @@ import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from ..deps import known_ticker, settings
 from ..errors import ApiError
+from ..json_body import MAX_DEPTH
 from ..order_placement import Order, Placed, place
 
 bp = Blueprint("orders", __name__)
+
+
+class SeedTicker(BaseConverter):
+    """The seed route's first segment: anything but ``stocks``, whose paths are the resource routes'.
+
+    Werkzeug tries the next rule when a path matches but its method does not, so without this
+    ``POST /stocks/GOOG/insights`` would be taken for an order of the ticker "stocks" (404), and a
+    405 on such a path would list the seed route's POST in its ``Allow`` header.
+    """
+
+    regex = r"(?!stocks\Z)[^/]+"
+    part_isolating = True
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["seed_ticker"] = SeedTicker
+
 
 _DIGITS = re.compile(r"^[0-9]{1,12}$")
 
@@ -45,7 +66,8 @@ def _order_body() -> tuple[str, int]:
         raise ApiError(415, "unsupported_media_type", "send the order as Content-Type: application/json")
     body = request.get_json(silent=True)
     if body is None:
-        raise ApiError(400, "malformed_json", "the request body is not valid JSON")
+        message = f"the request body is not valid JSON (at most {MAX_DEPTH} levels of nesting)"
+        raise ApiError(400, "malformed_json", message)
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_order", 'the order must be a JSON object {"side": ..., "quantity": ...}')
     unknown = sorted(set(body) - {"side", "quantity"})
@@ -77,7 +99,7 @@ def _order_answer(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@bp.post("/<stock_name>/<action>/<quantity>")
+@bp.post("/<seed_ticker:stock_name>/<action>/<quantity>")
 def seed_order(stock_name: str, action: str, quantity: str):
     ticker = known_ticker(stock_name)
     if action not in ("buy", "sell"):
