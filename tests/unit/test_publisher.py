@@ -25,7 +25,7 @@ from stockpulse.events.publisher import (
 )
 from stockpulse.prices import SimulatedPrices
 
-from tests.support import wait_for
+from tests.support import MemoryIdempotencyStore, wait_for
 
 
 @pytest.fixture
@@ -95,7 +95,8 @@ def test_an_order_purged_from_the_queue_at_close_is_in_doubt_and_answered_at_onc
 def test_an_order_purged_at_close_is_answered_504_and_its_key_stays_in_doubt(settings, silent_broker):
     """What the client sees: 504 ``order_in_doubt``; a retry with the same key is 504 again, never a fresh 503."""
     publisher = KafkaPublisher(silent_broker, order_ack_timeout_ms=60_000)
-    app = create_app(settings, publisher=publisher, prices=SimulatedPrices(clock=lambda: 1_790_000_000.0))
+    prices = SimulatedPrices(clock=lambda: 1_790_000_000.0)
+    app = create_app(settings, publisher=publisher, prices=prices, idempotency=MemoryIdempotencyStore())
     headers = {"X-User-Id": "u-1", "Idempotency-Key": "purged-at-close-1"}
     body = {"side": "buy", "quantity": 2}
     answers = []
