@@ -63,7 +63,7 @@ def test_a_keyed_order_gets_one_answer_from_every_pod_and_after_a_rollout(cluste
     answer = json.loads(first[1])
     cluster.wait_for(
         lambda: bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{answer['order_id']}'")),
-        240,
+        600,  # this module may run first, while the ingest driver still starts
         f"order {answer['order_id']} in stock_operation",
         interval=2,
     )
