@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 
 import pytest
+from localk8s.tools import CommandError
 
 from tests.support.cluster import RELEASE, Cluster, port_forward
 
@@ -61,8 +62,17 @@ def test_a_keyed_order_gets_one_answer_from_every_pod_and_after_a_rollout(cluste
     assert after[0] == 201 and after[1] == first[1], (first, after)
 
     answer = json.loads(first[1])
+
+    def landed() -> bool:
+        try:
+            return bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{answer['order_id']}'"))
+        except CommandError as exc:  # the ingest creates its tables once its session is up
+            if "does not exist" not in str(exc):
+                raise
+            return False
+
     cluster.wait_for(
-        lambda: bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{answer['order_id']}'")),
+        landed,
         600,  # this module may run first, while the ingest driver still starts
         f"order {answer['order_id']} in stock_operation",
         interval=2,
