@@ -67,9 +67,12 @@ logconfig_dict = {
 def post_worker_init(worker) -> None:
     from stockpulse.api.probe_server import ProbeServer
 
-    probes = ProbeServer(_settings.api.probe_bind, worker.wsgi)
+    app = worker.wsgi
+    if not hasattr(app, "extensions"):  # another WSGI app on these settings (the bench's ceiling): no probes
+        return
+    probes = ProbeServer(_settings.api.probe_bind, app)
     probes.start()
-    worker.wsgi.extensions["stockpulse.probes"] = probes
+    app.extensions["stockpulse.probes"] = probes
 
 
 def worker_exit(server, worker) -> None:
