@@ -75,7 +75,7 @@ class LocalPostgres:
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
-            "unix_socket_directories": str(self.home),
+            "unix_socket_directories": "",  # TCP on loopback only: a socket path under a deep run folder is too long
             "max_connections": "200",
             "shared_buffers": "32MB",
             "fsync": "on",
