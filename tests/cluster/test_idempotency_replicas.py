@@ -33,7 +33,9 @@ def keyed_order(port: int, key: str) -> tuple[int, bytes, dict[str, str]]:
 
 def api_pods(cluster: Cluster) -> list[str]:
     pods = cluster.json("get", "pods", "-l", "app.kubernetes.io/component=api")["items"]
-    return sorted(p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running")
+    # a pod being deleted (a rollout's old one, in its preStop sleep) still reads Running
+    live = [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+    return sorted(p["metadata"]["name"] for p in live)
 
 
 def through(cluster: Cluster, target: str, key: str) -> tuple[int, bytes, dict[str, str]]:
