@@ -10,7 +10,6 @@ import urllib.request
 import uuid
 
 import pytest
-from localk8s.tools import CommandError
 
 from tests.support.cluster import RELEASE, Cluster, port_forward
 
@@ -65,16 +64,8 @@ def test_a_keyed_order_gets_one_answer_from_every_pod_and_after_a_rollout(cluste
 
     answer = json.loads(first[1])
 
-    def landed() -> bool:
-        try:
-            return bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{answer['order_id']}'"))
-        except CommandError as exc:  # the ingest creates its tables once its session is up
-            if "does not exist" not in str(exc):
-                raise
-            return False
-
     cluster.wait_for(
-        landed,
+        lambda: cluster.order_in_lake(answer["order_id"]),
         600,  # this module may run first, while the ingest driver still starts
         f"order {answer['order_id']} in stock_operation",
         interval=2,

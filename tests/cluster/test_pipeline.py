@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import pytest
 from localk8s import monitoring
-from localk8s.tools import CommandError
 
 from tests.support.cluster import NAMESPACE, RELEASE, ROOT, Cluster, helm, port_forward, workloads
 from tests.support.promql import dashboard_queries, evaluate
@@ -98,15 +97,7 @@ def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Clust
     acknowledged = time.monotonic()
 
     # `stockpulse sql` in the lake-shell pod takes its fast path (pyiceberg + DuckDB, no JVM).
-    def visible() -> bool:
-        try:
-            return bool(cluster.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{order_id}'"))
-        except CommandError as exc:  # the ingest creates its tables once its session is up
-            if "does not exist" not in str(exc):
-                raise
-            return False
-
-    cluster.wait_for(visible, 240, f"order {order_id} in stock_operation", interval=0)
+    cluster.wait_for(lambda: cluster.order_in_lake(order_id), 240, f"order {order_id} in stock_operation", interval=0)
     # Measured and printed, not asserted (speed belongs in benchmarks): right after `k8s-up` it
     # includes the ingest's first start (JVM, session, tables), which varies with the machine's load.
     print(f"order visible through make k8s-sql {time.monotonic() - acknowledged:.1f} s after its 201")

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "cluster"))
 from localk8s import lifecycle, workloads  # noqa: E402
 from localk8s.__main__ import diagnose  # noqa: E402
 from localk8s.layout import Layout, layout  # noqa: E402
-from localk8s.tools import helm, kubectl  # noqa: E402
+from localk8s.tools import CommandError, helm, kubectl  # noqa: E402
 
 __all__ = [
     "NAMESPACE",
@@ -65,6 +65,15 @@ class Cluster:
 
     def sql(self, query: str) -> list[dict]:
         return [json.loads(line) for line in workloads.sql(self.layout, query).splitlines() if line.startswith("{")]
+
+    def order_in_lake(self, order_id: str) -> bool:
+        """Whether ``stock_operation`` holds the order; False too while the ingest has not created its tables."""
+        try:
+            return bool(self.sql(f"SELECT order_id FROM stock_operation WHERE order_id = '{order_id}'"))
+        except CommandError as exc:
+            if "does not exist" not in str(exc):
+                raise
+            return False
 
     def wait_for(self, check: Callable[[], bool], timeout: float, what: str, interval: float = 3.0) -> None:
         deadline = time.monotonic() + timeout
