@@ -1,7 +1,8 @@
 """Where everything of the local cluster lives, and the few numbers it is configured with.
 
 Every value can be overridden from the environment (``STOCKPULSE_K8S_*``), so two
-checkouts on one machine can run side by side on other ports.
+checkouts on one machine can run side by side on other ports (each then also needs its
+own ``STOCKPULSE_K8S_IMAGE_STORE``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class Layout:
     root: Path
     bin_dir: Path
     node_ip: str
+    #: containerd's persistent root (image content, snapshots) and the ids of the images
+    #: loaded into it. Machine-wide by default, like podman's storage: a fresh clone's
+    #: cluster then finds every unchanged image already unpacked instead of spending
+    #: minutes on ``podman save | ctr import``.
+    image_store: Path = Path.home() / ".cache" / "stockpulse" / "k8s-images"
     node_name: str = _env("NODE_NAME", "stockpulse-local")
     apiserver_port: int = int(_env("APISERVER_PORT", "16443"))
     etcd_port: int = int(_env("ETCD_PORT", "12379"))
@@ -70,6 +76,15 @@ class Layout:
         return self.root / "containerd"
 
     @property
+    def containerd_root(self) -> Path:
+        return self.image_store / "containerd"
+
+    @property
+    def image_stamps(self) -> Path:
+        """One file per loaded image: the podman image id containerd holds under that tag."""
+        return self.image_store / "stamps"
+
+    @property
     def containerd_socket(self) -> Path:
         return self.containerd_dir / "containerd.sock"
 
@@ -84,4 +99,5 @@ class Layout:
 def layout() -> Layout:
     root = Path(_env("DIR", str(ROOT / ".run" / "k8s"))).resolve()
     bin_dir = Path(_env("BIN", str(ROOT / ".tools" / "k8s" / K8S_VERSION / "bin"))).resolve()
-    return Layout(root=root, bin_dir=bin_dir, node_ip=_env("NODE_IP", "") or node_ip())
+    store = Path(_env("IMAGE_STORE", str(Layout.image_store))).resolve()
+    return Layout(root=root, bin_dir=bin_dir, node_ip=_env("NODE_IP", "") or node_ip(), image_store=store)

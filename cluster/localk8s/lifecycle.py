@@ -149,6 +149,12 @@ def _kill_containers(layout: Layout) -> None:
         if not remaining:
             break
         time.sleep(0.5)
+    # The containers themselves (and their writable layers) too: the image store outlives this
+    # cluster and is shared by every checkout, so what pods wrote must not pile up in it. A
+    # later k8s-up recreates the pods (they come back Failed and are replaced anyway).
+    listed = node.ctr(layout, "containers", "ls", "-q", capture_output=True, text=True)
+    if listed.stdout.split():
+        node.ctr(layout, "containers", "delete", *listed.stdout.split(), capture_output=True)
 
 
 def _unmount_under(root: Path) -> None:
@@ -212,6 +218,10 @@ def down(layout: Layout) -> None:
     for name in ("coredns", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
         _stop(layout, name)
     _unmount_under(layout.root)
+    _unmount_under(layout.image_store)
+    # The CRI plugin's files of the containers deleted above (hostname, resolv.conf, ...).
+    for kind in ("sandboxes", "containers"):
+        subprocess.run(["rm", "-rf", str(layout.containerd_root / "io.containerd.grpc.v1.cri" / kind)], check=False)
     # Pod network namespaces containerd made, and the bridge; no pod runs any more.
     for netns in glob.glob("/run/netns/cni-*"):
         subprocess.run(["umount", netns], capture_output=True)

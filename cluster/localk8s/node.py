@@ -29,7 +29,7 @@ def containerd_config(layout: Layout, pause_tag: str) -> Path:
     config = d / "config.toml"
     config.write_text(
         f"""version = 2
-root = "{d / "root"}"
+root = "{layout.containerd_root}"
 state = "{d / "state"}"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
                     "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]

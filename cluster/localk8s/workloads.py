@@ -45,7 +45,7 @@ def load_images(layout: Layout, names: list[str], tag: str) -> None:
     """Copy images from podman's storage into containerd's k8s.io namespace (pods use
     imagePullPolicy IfNotPresent/Never: no registry answers). An image whose podman id
     was loaded before is skipped."""
-    stamps = layout.root / "images"
+    stamps = layout.image_stamps
     stamps.mkdir(parents=True, exist_ok=True)
     for name in names:
         ref = f"localhost/stockpulse-{name}:{tag}"
@@ -79,12 +79,12 @@ def _check_room(layout: Layout, ref: str) -> None:
         ["podman", "image", "inspect", "--format", "{{.Size}}", ref], capture_output=True, text=True, env=PODMAN_ENV
     )
     size = int(inspected.stdout.strip() or 0)
-    free = shutil.disk_usage(layout.root).free
+    free = shutil.disk_usage(layout.image_store).free
     if free < 2 * size + DISK_MARGIN:
         raise CommandError(
             f"loading {ref} needs about {(2 * size + DISK_MARGIN) / 1024**3:.1f} GiB free under {layout.root}, "
             f"{free / 1024**3:.1f} GiB is: remove superseded images (podman image prune) or an old "
-            "cluster's images (make k8s-down, then delete .run/k8s/containerd)"
+            f"cluster's images (make k8s-down, then delete {layout.image_store})"
         )
 
 
@@ -92,7 +92,7 @@ def forget_built_image(layout: Layout, name: str, tag: str) -> None:
     """Drop a throwaway tag from podman (a test's changed image). containerd keeps its
     copy, which running pods may still need; it shares every layer but the config."""
     subprocess.run(["podman", "rmi", f"localhost/stockpulse-{name}:{tag}"], capture_output=True, env=PODMAN_ENV)
-    (layout.root / "images" / f"{name}-{tag}.id").unlink(missing_ok=True)
+    (layout.image_stamps / f"{name}-{tag}.id").unlink(missing_ok=True)
 
 
 def storage(layout: Layout) -> None:
