@@ -1,32 +1,34 @@
-"""``stockpulse demo`` end to end on free loopback ports: load, lake caught up, report, stack stopped."""
+"""``stockpulse demo`` end to end on a fresh run folder and free loopback ports (load, lake
+caught up, report), then the stack it left running as a newcomer meets it: ``status``,
+``up`` again, the API, a maintenance run, and ``down``. One stack start serves both."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from stockpulse.settings import DEFAULT_TICKERS
 
+from tests.support.http import call
 from tests.support.processes import our_pids
 from tests.support.stack_env import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
+STOCKPULSE = str(Path(sys.executable).parent / "stockpulse")
 
-def test_demo_runs_the_whole_pipeline_and_stops_the_stack(tmp_path):
-    run_dir = tmp_path / "run"
-    env = stack_env(run_dir)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "stockpulse"), "demo", "--sessions", "25"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+
+def run(env: dict[str, str], *args: str, timeout: float = 420) -> subprocess.CompletedProcess:
+    return subprocess.run([STOCKPULSE, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def check_demo(result: subprocess.CompletedProcess, run_dir: Path) -> None:
     assert result.returncode == 0, result.stderr[-4000:]
+    assert "kafka ready" in result.stderr and "api ready" in result.stderr
     assert "every acknowledged event is in the lake exactly once" in result.stderr
     assert "stockpulse advisory report" in result.stdout and "most checked:" in result.stdout
     html = run_dir / "report.html"
@@ -41,4 +43,48 @@ def test_demo_runs_the_whole_pipeline_and_stops_the_stack(tmp_path):
     for row in unusual:
         assert row["baseline_hours"] >= 7 * 24 and row["z_score"] is not None, row
         assert row["live_baseline_windows"] and row["live_baseline_windows"] >= 7 * 24 * 4 - 8, row
+
+
+def test_demo_then_the_running_stack_through_status_up_and_down(tmp_path):
+    run_dir = tmp_path / "run"
+    # the first maintenance run falls in or just after the demo, not over and over during it
+    env = stack_env(run_dir, STOCKPULSE_MAINTAIN_INTERVAL_MINUTES="1.5")
+    api_port = int(env["STOCKPULSE_API_BIND"].rsplit(":", 1)[1])
+    try:
+        demo = run(env, "demo", "--sessions", "25", "--keep-running", timeout=600)
+        check_demo(demo, run_dir)
+        assert "the stack keeps running" in demo.stderr
+
+        status = run(env, "status", "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = json.loads(status.stdout)
+        assert report["kafka"]["healthy"] and report["api"]["healthy"] and report["prometheus"]["healthy"]
+
+        url = f"http://127.0.0.1:{api_port}"
+        quote = call(url, "GET", "/GOOG")
+        assert quote.status == 200 and quote.body["ticker"] == "GOOG"
+        order = call(url, "POST", "/AMZN/buy/10")
+        assert (order.status, order.body) == (201, {"task": "bought_10_AMZN"})
+
+        again = run(env, "up")
+        assert again.returncode == 0 and "already running" in again.stderr
+
+        # the maintenance part runs on its interval and reports the run in status
+        deadline = time.monotonic() + 900  # generous: a run is a dozen Spark jobs on a shared 2-core machine
+        maintain = {}
+        while time.monotonic() < deadline and "last_run" not in maintain:
+            time.sleep(3)
+            maintain = json.loads(run(env, "status", "--json").stdout)["maintain"]
+        assert maintain.get("healthy"), maintain
+        assert sorted(maintain["last_run"]["tables"]) == [
+            "quarantine",
+            "stock_call",
+            "stock_insights",
+            "stock_operation",
+        ]
+    finally:
+        down = run(env, "down")
+    assert down.returncode == 0, down.stderr
     assert our_pids(run_dir) == []
+    stopped = run(env, "status")
+    assert stopped.returncode == 1 and "stopped" in stopped.stdout

@@ -50,7 +50,7 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from .demo.run import demo  # on run: loads pyspark
 
-    return demo(settings, sessions=args.sessions, timeout=args.timeout)
+    return demo(settings, sessions=args.sessions, timeout=args.timeout, keep_running=args.keep_running)
 
 
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
@@ -89,6 +89,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="start the stack, drive load, wait for the lake, print the report, stop")
     p.add_argument("--sessions", type=int, default=150, help="customer sessions to simulate (default 150)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the lake to catch up")
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the stack up afterwards (to look at it: stockpulse status, Grafana; stop it with stockpulse down)",
+    )
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser(
         "bench", help="measure API throughput/latency, freshness and ingest rate; figures to .run/bench.json"

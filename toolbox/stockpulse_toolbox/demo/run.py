@@ -144,7 +144,7 @@ def show_burst(settings: Settings, customers: Customers, timeout: float = 90.0) 
     return False
 
 
-def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int:
+def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0, keep_running: bool = False) -> int:
 
     run_id = f"demo-{uuid.uuid4().hex[:8]}"
     html = settings.run_dir / "report.html"
@@ -192,4 +192,7 @@ def demo(settings: Settings, sessions: int = 150, timeout: float = 300.0) -> int
         _say("every acknowledged event is in the lake exactly once")
         return 0
     finally:
-        stack.down(settings)
+        if keep_running:
+            _say("the stack keeps running: `stockpulse status` shows it, `stockpulse down` stops it")
+        else:
+            stack.down(settings)
