@@ -1,10 +1,19 @@
-"""Fixtures every suite may use: one local[2] SparkSession for the whole run (UTC, 1 shuffle partition)."""
+"""Fixtures every suite may use: one local[2] SparkSession for the whole run (UTC, 1 shuffle partition).
+
+The JVMs the tests start on this machine (Kafka, the metastore, every local Spark driver) live for
+seconds to minutes over small data: they run with the C1 compiler only, which spends far less CPU
+compiling than C2 would earn back in them (docs/testing.md, "Test time"). The cluster's pods and
+``make demo``/``make bench`` outside the tests keep the JVM's defaults.
+"""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+os.environ.setdefault("JAVA_TOOL_OPTIONS", TEST_JVM_OPTIONS)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ def test_quick_bench_writes_every_api_figure(tmp_path):
     assert figures["machine"]["cores"] == os.cpu_count()
     assert figures["date"] and figures["quick"] is True
     assert figures["settings"]["workers"] >= 1 and figures["settings"]["threads"] >= 1
+    assert figures["settings"]["java_tool_options"] == os.environ.get("JAVA_TOOL_OPTIONS")
     assert figures["tools"]["wrk"].startswith("wrk")
     for scenario in ("ceiling", "check", "order", "mixed"):
         load = figures["api"][scenario]

@@ -51,7 +51,8 @@ def tool_versions(wrk_version: str) -> dict[str, str]:
     versions["kafka"] = clients[0].stem.removeprefix("kafka-clients-") if clients else "unknown"
     try:
         java = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
-        versions["java"] = (java.stderr or java.stdout).splitlines()[0].strip()
+        lines = [line for line in (java.stderr or java.stdout).splitlines() if not line.startswith("Picked up ")]
+        versions["java"] = lines[0].strip()
     except (OSError, IndexError, subprocess.TimeoutExpired):
         versions["java"] = "unknown"
     return versions

@@ -97,6 +97,8 @@ def run(settings: Settings, out: Path, quick: bool = False, skip_lake: bool = Fa
             "trigger_seconds": bench.lake.trigger_seconds,
             "max_offsets_per_trigger": bench.lake.max_offsets_per_trigger,
             "spark_master": bench.spark.master,
+            # JVM flags every local JVM picked up (the test suite sets C1-only): figures to compare need equal ones
+            "java_tool_options": os.environ.get("JAVA_TOOL_OPTIONS"),
             "tickers": list(bench.tickers),
             "plan": asdict(plan),
             "run_dir": str(run_dir),
