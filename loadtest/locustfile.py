@@ -7,6 +7,7 @@ Usage, the ``STOCKPULSE_*`` variables and the ``seed`` shape: docs/performance.m
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json as jsonlib
 import os
@@ -49,6 +50,7 @@ class Config:
     seed_users: int = 1
     seed_duration: float = 0.0
     order_retry_s: float = 0.0
+    order_replay_share: float = 0.0
     ledger: str = ""
 
     @property
@@ -125,6 +127,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     for field, name in (("seed_duration", "STOCKPULSE_SEED_DURATION"), ("order_retry_s", "STOCKPULSE_ORDER_RETRY_S")):
         if raw := get(name):
             values[field] = _seconds(name, raw)
+    if raw := get("STOCKPULSE_ORDER_REPLAY_SHARE"):
+        values["order_replay_share"] = _share("STOCKPULSE_ORDER_REPLAY_SHARE", raw)
     if raw := get("STOCKPULSE_LEDGER"):
         values["ledger"] = raw
     return Config(**values)  # type: ignore[arg-type]
@@ -138,6 +142,21 @@ def _seconds(name: str, raw: str) -> float:
     if not value >= 0:
         raise ConfigError(f"{name} must be seconds >= 0, got {raw!r}")
     return value
+
+
+def _share(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be a fraction from 0 to 1, got {raw!r}")
+    return value
+
+
+def answer_digest(body: str | None) -> str:
+    """A short fingerprint of an answer's body: a replay must match its first answer byte for byte."""
+    return hashlib.sha256((body or "").encode()).hexdigest()[:16]
 
 
 def retry_delay(status: int, retry_after: str | None, waited: float, budget: float) -> float | None:
@@ -248,20 +267,28 @@ class _Customer(FastHttpUser):
             )
 
     def order(self, path: str, name: str, json: dict | None = None, what: tuple = ()) -> None:
-        """One order intent: one key, sent again after an answer that leaves it open, for ``order_retry_s``."""
+        """One order intent: one key, sent again after an answer that leaves it open, for ``order_retry_s``;
+        after its 201, sent once more with a chance of ``order_replay_share``, as a client that lost the
+        answer would, and that replay must get the same answer."""
         headers = {**self.headers(), "Idempotency-Key": uuid.uuid4().hex}
         started = time.monotonic()
+        first: str | None = None  # the digest of the 201
         for attempt in itertools.count(1):
             with self.client.post(path, json=json, headers=headers, name=name, catch_response=True) as resp:
                 status = resp.status_code  # 0: no answer at all (refused, reset)
                 answer_headers = resp.headers or {}  # None when there was no answer
                 order_id = _order_id(resp.text)
+                replayed = answer_headers.get("Idempotent-Replayed") == "true"
+                digest = answer_digest(resp.text)
                 if status != 201:
                     resp.failure(f"order answered {status}, expected 201")
                 elif json is not None and not order_id:
                     resp.failure("order answered 201 without an order_id")
+                elif first is not None and digest != first:
+                    resp.failure("a replay of the order was answered differently from its first 201")
                 elif order_id and ORDER_LOG:
-                    print(jsonlib.dumps({"order_acknowledged": order_id}), flush=True)
+                    line = {"order_acknowledged": order_id, "key": headers["Idempotency-Key"]}
+                    print(jsonlib.dumps({**line, "answer": digest, "replayed": replayed}), flush=True)
             LEDGER.record(
                 kind="order",
                 user=self.user_id,
@@ -270,9 +297,14 @@ class _Customer(FastHttpUser):
                 attempt=attempt,
                 status=status,
                 order_id=order_id,
-                replayed=answer_headers.get("Idempotent-Replayed") == "true",
+                replayed=replayed,
                 what=list(what),
             )
+            if status == 201:
+                if first is not None or self.rng.random() >= CONFIG.order_replay_share:
+                    return
+                first = digest  # the answer was "lost": send the same order once more
+                continue
             waited = time.monotonic() - started
             delay = retry_delay(status, answer_headers.get("Retry-After"), waited, CONFIG.order_retry_s)
             if delay is None:

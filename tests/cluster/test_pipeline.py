@@ -13,13 +13,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
 from localk8s import monitoring
 
-from tests.support.cluster import NAMESPACE, RELEASE, ROOT, Cluster, helm, port_forward, workloads
+from tests.support.cluster import NAMESPACE, RELEASE, ROOT, Cluster, helm, keyed_order_through, port_forward, workloads
 from tests.support.promql import dashboard_queries, evaluate
 
 pytestmark = pytest.mark.cluster
@@ -137,12 +138,13 @@ class LocustRun:
     log: str
 
     @property
+    def answers(self) -> list[dict]:
+        """Every 201 the customers got (``locust.logOrders``): order id, key, answer digest, replayed."""
+        return [json.loads(line) for line in self.log.splitlines() if line.startswith('{"order_acknowledged"')]
+
+    @property
     def acknowledged(self) -> set[str]:
-        found = set()
-        for line in self.log.splitlines():
-            if line.startswith('{"order_acknowledged"'):
-                found.add(json.loads(line)["order_acknowledged"])
-        return found
+        return {answer["order_acknowledged"] for answer in self.answers}
 
     @property
     def totals(self) -> tuple[int, int]:
@@ -153,7 +155,9 @@ class LocustRun:
         return int(requests), int(failures)
 
 
-def run_locust(cluster: Cluster, users: int, seconds: int, during: Callable[[], None] | None = None) -> LocustRun:
+def run_locust(
+    cluster: Cluster, users: int, seconds: int, during: Callable[[], None] | None = None, sets: Sequence[str] = ()
+) -> LocustRun:
     """The chart's own Locust, headless, against the API Service; ``during`` runs once it drives load."""
     cluster.helm_upgrade("locust.enabled=false")
     cluster.helm_upgrade(
@@ -164,6 +168,7 @@ def run_locust(cluster: Cluster, users: int, seconds: int, during: Callable[[], 
         f"locust.users={users}",
         f"locust.spawnRate={users}",
         f"locust.runTime={seconds}s",
+        *sets,
     )
     job = f"job/{RELEASE}-locust-master"
     cluster.wait_for(lambda: '{"order_acknowledged"' in cluster.k("logs", job, check=False), 120, "Locust under way")
@@ -269,7 +274,12 @@ def test_the_scheduled_maintenance_runs_once_beside_the_ingest_and_keeps_every_o
     print(f"maintenance: one run COMPLETED; {rows_after} orders, each once")
 
 
-def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(cluster: Cluster) -> None:
+def test_a_helm_upgrade_under_keyed_retrying_load_fails_no_request_and_every_replay_matches(cluster: Cluster) -> None:
+    """The API rolled to a changed image while customers place orders, each with its key, retry
+    what is left open and send a fifth of them again after the 201 (an answer "lost"): no request
+    fails, every replay gets its first answer byte for byte (the locustfile fails one that does
+    not), each key is one order, and every order is in the lake once. A key placed before the
+    rollout gets its answer again from the pods that replaced every old one."""
     tag = workloads.image_tag()
     new_tag = f"{tag}-upgrade{int(time.time())}"
     subprocess.run(
@@ -279,13 +289,18 @@ def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(clust
         env={**os.environ, "IMAGE_TAG": new_tag, "IMAGE_LABELS": f"stockpulse.test/upgrade={new_tag}"},
     )
     workloads.load_images(cluster.layout, ["api"], new_tag)
+    old_pods = api_pod_names(cluster)
+    earlier_key = str(uuid.uuid4())
+    earlier = keyed_order_through(cluster, f"svc/{RELEASE}-api", earlier_key)
+    assert earlier[0] == 201, earlier
 
     def upgrade() -> None:
         cluster.helm_upgrade(f"api.image.tag={new_tag}")
         cluster.k("rollout", "status", f"deploy/{RELEASE}-api", "--timeout=300s")
 
+    retrying = ("locust.orderRetrySeconds=30", "locust.orderReplayShare=0.2")
     try:
-        run = run_locust(cluster, users=20, seconds=90, during=upgrade)
+        run = run_locust(cluster, users=20, seconds=90, during=upgrade, sets=retrying)
         requests, failures = run.totals
         images = {
             c["image"]
@@ -293,12 +308,41 @@ def test_a_helm_upgrade_to_a_changed_api_image_under_load_fails_no_request(clust
             if p["metadata"]["labels"].get("app.kubernetes.io/component") == "api" and p["status"]["phase"] == "Running"
             for c in p["spec"]["containers"]
         }
+        later = keyed_order_through(cluster, f"svc/{RELEASE}-api", earlier_key)
     finally:
         workloads.forget_built_image(cluster.layout, "api", new_tag)  # each run makes a new tag
     assert images == {f"localhost/stockpulse-api:{new_tag}"}
+    assert not api_pod_names(cluster) & old_pods, "the rollout replaced every pod"
     assert run.succeeded and failures == 0, run.log[-3000:]
     assert requests > 500
-    print(f"helm upgrade under load: {requests} requests, {failures} failed")
+    assert later[0] == 201 and later[1] == earlier[1] and later[2].get("Idempotent-Replayed") == "true", later
+
+    by_key: dict[str, list[dict]] = {}
+    for answer in run.answers:
+        by_key.setdefault(answer["key"], []).append(answer)
+    replays = [a for a in run.answers if a["replayed"]]
+    assert len(replays) > 20, f"too few replays to prove anything: {len(replays)}"
+    for key, answers in by_key.items():
+        assert len({a["order_acknowledged"] for a in answers}) == 1, (key, answers)
+        assert len({a["answer"] for a in answers}) == 1, (key, answers)
+    acknowledged = run.acknowledged | {json.loads(earlier[1])["order_id"]}
+    in_lake, rows, distinct_events = wait_until_in_lake(cluster, acknowledged)
+    duplicates = cluster.sql(
+        "SELECT order_id, COUNT(*) AS n FROM stock_operation GROUP BY order_id HAVING COUNT(*) > 1"
+    )
+    assert duplicates == [], duplicates[:10]
+    assert rows == distinct_events == len(in_lake)
+    assert acknowledged <= in_lake
+    print(
+        f"helm upgrade under keyed load: {requests} requests, {failures} failed, {len(by_key)} keys, "
+        f"{len(replays)} replays, all identical; every order once in the lake"
+    )
+
+
+def api_pod_names(cluster: Cluster) -> set[str]:
+    """The API pods not being deleted (a rollout's old pod still lists while in its preStop sleep)."""
+    listed = cluster.json("get", "pods", "-l", "app.kubernetes.io/component=api")["items"]
+    return {p["metadata"]["name"] for p in listed if not p["metadata"].get("deletionTimestamp")}
 
 
 BAD_RECORD = (

@@ -134,3 +134,35 @@ def test_retrying_customers_record_every_answer_even_when_no_server_answers(tmp_
         by_key.setdefault(answer["key"], []).append(answer["attempt"])
     assert all(attempts == list(range(1, len(attempts) + 1)) for attempts in by_key.values())
     assert max(len(attempts) for attempts in by_key.values()) > 2, "retried with the same key"
+
+
+def test_replayed_orders_get_their_first_answer_again(api, tmp_path):
+    """A customer that lost its answer sends the same order again: the API replays the 201, and the
+    locustfile checks it is the same answer (a difference would be a Locust failure, exit 1)."""
+    ledger = tmp_path / "answers.jsonl"
+    run_locust(
+        tmp_path,
+        api.settings.api.url,
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "4s",
+        STOCKPULSE_MIX="buy:1,sell:1",
+        STOCKPULSE_WAIT="0,0.1",
+        STOCKPULSE_ORDER_REPLAY_SHARE="0.5",
+        STOCKPULSE_LEDGER=str(ledger),
+    )
+    answers = [json.loads(line) for line in ledger.read_text().splitlines()]
+    by_key: dict[str, list[dict]] = {}
+    for answer in answers:
+        by_key.setdefault(answer["key"], []).append(answer)
+    replays = [a for a in answers if a["replayed"]]
+    assert len(replays) >= 5, f"too few replays to prove anything: {len(replays)} of {len(answers)} answers"
+    for key, sent in by_key.items():
+        assert [a["status"] for a in sent] in ([201], [201, 201]), (key, sent)
+        assert [a["replayed"] for a in sent] == [False, True][: len(sent)], (key, sent)
+        assert len({a["order_id"] for a in sent}) == 1, (key, sent)
+    # about half of the orders were sent twice
+    assert 0.25 < len(replays) / len(by_key) < 0.75, (len(replays), len(by_key))

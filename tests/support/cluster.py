@@ -6,12 +6,17 @@ last log lines of every pod that is not ready (`localk8s.__main__.diagnose`).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +35,12 @@ __all__ = [
     "Cluster",
     "diagnose",
     "helm",
+    "keyed_order",
+    "keyed_order_through",
     "kubectl",
     "layout",
     "lifecycle",
+    "paused",
     "port_forward",
     "workloads",
 ]
@@ -120,3 +128,59 @@ def port_forward(cluster: Cluster, target: str, port: int, namespace: str = NAME
             time.sleep(0.3)
     proc.kill()
     raise AssertionError(f"port-forward to {target} did not open")
+
+
+def keyed_order(base_url: str, key: str, timeout: float = 20) -> tuple[int, bytes, dict[str, str]]:
+    """One sell of 7 NVDA with ``Idempotency-Key: key``: status, body and headers."""
+    request = urllib.request.Request(
+        f"{base_url}/stocks/NVDA/orders",
+        data=json.dumps({"side": "sell", "quantity": 7}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": key, "X-User-Id": "u-cluster"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def _pod_processes(uid: str) -> list[int]:
+    """The node's processes of the pod with this uid (kubelet's cgroupfs driver puts them under
+    ``/kubepods/.../pod<uid>/``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if f"pod{uid}/" in Path(f"/proc/{entry}/cgroup").read_text():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@contextlib.contextmanager
+def paused(cluster: Cluster, pod: str) -> Iterator[None]:
+    """Every process of ``pod`` stopped (SIGSTOP) for the block, then continued: a broker that holds
+    every message without closing a connection, as a long GC pause or a stalled disk would."""
+    uid = cluster.json("get", "pod", pod)["metadata"]["uid"]
+    pids = _pod_processes(uid)
+    assert pids, f"no process of pod {pod} (uid {uid}) on this node"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def keyed_order_through(cluster: Cluster, target: str, key: str) -> tuple[int, bytes, dict[str, str]]:
+    """``keyed_order`` through a port-forward to ``target`` (``svc/...`` or ``pod/...``)."""
+    forward = port_forward(cluster, target, 8000)
+    try:
+        return keyed_order(f"http://127.0.0.1:{forward.local_port}", key)  # type: ignore[attr-defined]
+    finally:
+        forward.kill()
+        forward.wait()

@@ -66,6 +66,7 @@ def test_config_reads_every_stockpulse_variable(lf):
             "STOCKPULSE_SEED_USERS": "3",
             "STOCKPULSE_SEED_DURATION": "12.5",
             "STOCKPULSE_ORDER_RETRY_S": "90",
+            "STOCKPULSE_ORDER_REPLAY_SHARE": "0.25",
             "STOCKPULSE_LEDGER": "/tmp/answers.jsonl",
         }
     )
@@ -76,6 +77,7 @@ def test_config_reads_every_stockpulse_variable(lf):
     assert config.session_tasks == (2, 3)
     assert (config.shape, config.seed_users, config.seed_duration) == ("seed", 3, 12.5)
     assert (config.order_retry_s, config.ledger) == (90.0, "/tmp/answers.jsonl")
+    assert config.order_replay_share == 0.25
 
 
 @pytest.mark.parametrize(
@@ -96,6 +98,9 @@ def test_config_reads_every_stockpulse_variable(lf):
         ("STOCKPULSE_SEED_DURATION", "-3"),
         ("STOCKPULSE_ORDER_RETRY_S", "soon"),
         ("STOCKPULSE_ORDER_RETRY_S", "-1"),
+        ("STOCKPULSE_ORDER_REPLAY_SHARE", "half"),
+        ("STOCKPULSE_ORDER_REPLAY_SHARE", "1.5"),
+        ("STOCKPULSE_ORDER_REPLAY_SHARE", "-0.1"),
     ],
 )
 def test_malformed_variable_is_rejected_with_its_name(lf, variable, value):

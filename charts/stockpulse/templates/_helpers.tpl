@@ -300,4 +300,8 @@ Environment shared by Locust master and workers.
 - name: STOCKPULSE_ORDER_LOG
   value: stdout
 {{- end }}
+- name: STOCKPULSE_ORDER_RETRY_S
+  value: {{ .Values.locust.orderRetrySeconds | quote }}
+- name: STOCKPULSE_ORDER_REPLAY_SHARE
+  value: {{ .Values.locust.orderReplayShare | quote }}
 {{- end }}
