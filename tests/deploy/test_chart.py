@@ -99,7 +99,7 @@ def test_default_render_has_each_core_part() -> None:
 def test_all_on_render_has_every_optional_part() -> None:
     docs = render("all-on")
     kinds = {d["kind"] for d in docs}
-    assert {"ServiceMonitor", "PodMonitor", "NetworkPolicy", "ConfigMap"} <= kinds
+    assert {"PodMonitor", "NetworkPolicy", "ConfigMap"} <= kinds
     monitors = by_kind(docs, "ServiceMonitor") + by_kind(docs, "PodMonitor")
     assert monitors and all(m["metadata"]["labels"]["release"] == "prometheus" for m in monitors)
     dashboards = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["labels"].get("grafana_dashboard") == "1"]
@@ -462,7 +462,7 @@ def test_every_monitor_endpoint_names_a_port_of_a_pod_it_selects() -> None:
     docs = render("local-cluster")
     pods = _pods_with_ports(docs)
     podmonitors = by_kind(docs, "PodMonitor")
-    assert {m["metadata"]["name"] for m in podmonitors} >= {"stockpulse-ingest", "stockpulse-kafka"}
+    assert {m["metadata"]["name"] for m in podmonitors} >= {"stockpulse-api", "stockpulse-ingest", "stockpulse-kafka"}
     for monitor in podmonitors:
         wanted = monitor["spec"]["selector"]["matchLabels"]
         selected = [ports for labels, ports in pods if wanted.items() <= labels.items()]
@@ -480,6 +480,20 @@ def test_every_monitor_endpoint_names_a_port_of_a_pod_it_selects() -> None:
         }
         for endpoint in monitor["spec"]["endpoints"]:
             assert endpoint["port"] in ports, (monitor["metadata"]["name"], endpoint)
+
+
+def test_the_api_service_exposes_only_the_api_port_and_metrics_are_scraped_from_the_probe_port() -> None:
+    """``/metrics`` (and the probes) answer on each pod's probe port, which no Service exposes: what
+    reaches the Service, or an ingress in front of it, cannot read the service's internals."""
+    docs = render("local-cluster")
+    service = one(docs, "Service", "api")
+    assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    monitor = one(docs, "PodMonitor", "api")
+    assert [(e["port"], e["path"]) for e in monitor["spec"]["podMetricsEndpoints"]] == [("probes", "/metrics")]
+    container = one(docs, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    assert "probes" in {p["name"] for p in container["ports"]}
+    policy = one(render("all-on"), "NetworkPolicy", "api")["spec"]["ingress"]
+    assert [[p["port"] for p in rule["ports"]] for rule in policy] == [["http"], ["probes"]]
 
 
 def test_maintenance_is_a_scheduled_run_of_the_ingest_image_and_pod_shape(value_set: str) -> None:

@@ -251,5 +251,5 @@ def test_operators_are_built_at_the_version_the_crds_come_from(name: str) -> Non
 def test_api_image_runs_gunicorn_with_the_app_factory() -> None:
     _, stages = parse("api")
     entry = " ".join(rest for instr, rest in stages[-1].lines if instr in {"ENTRYPOINT", "CMD"})
-    assert "gunicorn" in entry and "stockpulse.api:create_app()" in entry
+    assert "gunicorn" in entry and "stockpulse.api:create_app(public_metrics=False)" in entry
     assert "python:stockpulse.api.gunicorn_config" in entry

@@ -129,7 +129,7 @@ def test_every_worker_serves_the_latest_snapshot_and_rebuilds_it_after_a_restart
         assert [row["stock_name"] for row in ranking[-1].body["tickers"]] == [first, second]
         assert ranking[-1].body["as_of"] == latest["as_of"]
         # both workers read the broken record: each counted it once (other tests' bad records can only add)
-        assert metric_total(url, "stockpulse_insights_invalid_total", reason="json") >= 2
+        assert metric_total(settings, "stockpulse_insights_invalid_total", reason="json") >= 2
 
         assert server.stop()
         server.start()

@@ -142,21 +142,22 @@ def test_metrics_count_exactly_the_requests_made(kafka, api):
     seed_order = dict(method="POST", route="/<stock_name>/<action>/<quantity>", status="201")
     unknown = dict(method="GET", route="/stocks/<ticker>", status="404")
     before = {
-        k: metric_total(url, "stockpulse_http_requests_total", **v)
+        k: metric_total(api.settings, "stockpulse_http_requests_total", **v)
         for k, v in (("ok", route_ok), ("order", seed_order), ("404", unknown))
     }
-    produced_before = metric_total(url, "stockpulse_events_produced_total", topic="stock_operation")
+    produced_before = metric_total(api.settings, "stockpulse_events_produced_total", topic="stock_operation")
     for _ in range(17):
         assert call(url, "GET", "/stocks/AMD").status == 200
     for _ in range(6):
         assert call(url, "POST", "/AMD/sell/2").status == 201
     for _ in range(4):
         assert call(url, "GET", "/stocks/XXXX").status == 404
-    assert metric_total(url, "stockpulse_http_requests_total", **route_ok) - before["ok"] == 17
-    assert metric_total(url, "stockpulse_http_requests_total", **seed_order) - before["order"] == 6
-    assert metric_total(url, "stockpulse_http_requests_total", **unknown) - before["404"] == 4
-    assert metric_total(url, "stockpulse_events_produced_total", topic="stock_operation") - produced_before == 6
-    assert (
-        metric_total(url, "stockpulse_http_request_duration_seconds_count", method="GET", route="/stocks/<ticker>")
-        >= 17
+    assert metric_total(api.settings, "stockpulse_http_requests_total", **route_ok) - before["ok"] == 17
+    assert metric_total(api.settings, "stockpulse_http_requests_total", **seed_order) - before["order"] == 6
+    assert metric_total(api.settings, "stockpulse_http_requests_total", **unknown) - before["404"] == 4
+    produced = metric_total(api.settings, "stockpulse_events_produced_total", topic="stock_operation")
+    assert produced - produced_before == 6
+    timed = metric_total(
+        api.settings, "stockpulse_http_request_duration_seconds_count", method="GET", route="/stocks/<ticker>"
     )
+    assert timed >= 17

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.http import call
+from tests.support.http import call, metrics_url
 
 pytestmark = pytest.mark.integration
 
@@ -294,11 +294,19 @@ def test_writing_to_insights_is_a_405_that_allows_only_reads(api, method, path):
 
 
 def test_unknown_methods_are_405_and_mint_no_series(api):
-    url = api.settings.api.url
     for method in ("BREW", "PROPFIND", "MKCOL", "X-UNHEARD-OF"):
         status, code, _ = json_error(raw(api.host, api.port, http(method, "/stocks/GOOG")))
         assert (status, code) == (405, "method_not_allowed"), method
-    text = call(url, "GET", "/metrics").body
+    text = call(metrics_url(api.settings), "GET", "/metrics").body
     methods = set(re.findall(r'^stockpulse_http_request[a-z_]*\{[^}]*method="([^"]*)"', text, re.MULTILINE))
     assert "other" in methods
     assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"}, methods
+
+
+def test_metrics_answer_on_the_probe_port_and_not_on_the_port_customers_reach(api):
+    public = call(api.settings.api.url, "GET", "/metrics")
+    assert public.status == 404 and public.body["error"]["code"] == "not_found", public
+    assert "/metrics" not in call(api.settings.api.url, "GET", "/openapi.json").body["paths"]
+    probe = call(metrics_url(api.settings), "GET", "/metrics")
+    assert probe.status == 200 and probe.headers["Content-Type"].startswith("text/plain"), probe
+    assert "stockpulse_http_requests_total" in probe.body and "stockpulse_order_requests_total" in probe.body

@@ -27,11 +27,11 @@ def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
         before = call(url, "POST", "/GOOG/buy/1", headers=headers)
         assert before.status == 201
         assert call(url, "GET", "/readyz").body == {"status": "ready", "kafka": "reachable"}
-        assert metric_total(url, "stockpulse_kafka_reachable") == 1
+        assert metric_total(api.settings, "stockpulse_kafka_reachable") == 1
 
         broker.stop()
         # every worker's watch notices (the gauge is the minimum over the workers)
-        assert wait_for(lambda: metric_total(url, "stockpulse_kafka_reachable") == 0, timeout=20)
+        assert wait_for(lambda: metric_total(api.settings, "stockpulse_kafka_reachable") == 0, timeout=20)
         refused = [call(url, "POST", "/GOOG/sell/2", headers=headers) for _ in range(3)]
         refused.append(
             call(
@@ -56,7 +56,7 @@ def test_orders_get_503_while_kafka_is_down_and_leave_no_event(tmp_path):
         time.sleep(3)  # long enough for any retried message to have landed
         after = call(url, "POST", "/GOOG/buy/4", headers=headers)
         assert after.status == 201
-        assert wait_for(lambda: metric_total(url, "stockpulse_kafka_reachable") == 1, timeout=20)
+        assert wait_for(lambda: metric_total(api.settings, "stockpulse_kafka_reachable") == 1, timeout=20)
 
         events = [
             m["value"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.http import call
+from tests.support.http import call, metrics_url
 
 pytestmark = pytest.mark.integration
 
@@ -59,16 +59,16 @@ def run_locust(tmp_path: Path, host: str, *args: str, exit_code: int = 0, **env:
     return rows
 
 
-def metric_sum(host: str, prefix: str) -> float:
-    """Sum of the Prometheus samples whose line starts with ``prefix`` (name, optionally with labels)."""
-    text = call(host, "GET", "/metrics").body
+def metric_sum(settings, prefix: str) -> float:
+    """Sum of the API's Prometheus samples whose line starts with ``prefix`` (name, optionally with labels)."""
+    text = call(metrics_url(settings), "GET", "/metrics").body
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
 
 
 def test_customers_check_buy_and_sell_without_a_failure(api, tmp_path):
     host = api.settings.api.url
-    failed_before = metric_sum(host, "stockpulse_events_failed_total")
-    orders_before = metric_sum(host, 'stockpulse_events_produced_total{topic="stock_operation"}')
+    failed_before = metric_sum(api.settings, "stockpulse_events_failed_total")
+    orders_before = metric_sum(api.settings, 'stockpulse_events_produced_total{topic="stock_operation"}')
     rows = run_locust(tmp_path, host, "-u", "20", "-r", "20", "-t", "8s", STOCKPULSE_WAIT="0.05,0.3")
 
     for name in ("/stocks/[ticker]", "/stocks/[ticker]/orders buy", "/stocks/[ticker]/orders sell"):
@@ -79,13 +79,14 @@ def test_customers_check_buy_and_sell_without_a_failure(api, tmp_path):
     assert int(total["Request Count"]) > 100
     assert int(total["Failure Count"]) == 0
     assert len(rows) == 4  # the ticker in the URL is grouped: one row per kind, plus "Aggregated"
-    assert metric_sum(host, "stockpulse_events_failed_total") == failed_before
+    assert metric_sum(api.settings, "stockpulse_events_failed_total") == failed_before
     orders = int(rows["/stocks/[ticker]/orders buy"]["Request Count"]) + int(
         rows["/stocks/[ticker]/orders sell"]["Request Count"]
     )
     # every order Locust saw answered 201 was acknowledged by Kafka (orders still in flight when Locust
     # stopped its users were answered too, but are not in its statistics: hence >=)
-    assert metric_sum(host, 'stockpulse_events_produced_total{topic="stock_operation"}') - orders_before >= orders
+    orders_after = metric_sum(api.settings, 'stockpulse_events_produced_total{topic="stock_operation"}')
+    assert orders_after - orders_before >= orders
 
 
 def test_seed_shape_replays_the_seed_script_on_the_seed_routes(api, tmp_path):

@@ -8,6 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from stockpulse.settings import Settings
+
 
 @dataclass
 class Reply:
@@ -38,9 +40,14 @@ def call(
     return Reply(status, parsed, hdrs, raw)
 
 
-def metric_total(url: str, name: str, **labels: str) -> float:
-    """Sum of the samples of metric ``name`` (with these labels) that ``/metrics`` shows now."""
-    text = call(url, "GET", "/metrics").body
+def metrics_url(settings: Settings) -> str:
+    """Where gunicorn's API answers ``/metrics``: its probe port, not the port customers reach."""
+    return f"http://{settings.api.probe_bind}"
+
+
+def metric_total(settings: Settings, name: str, **labels: str) -> float:
+    """Sum of the samples of metric ``name`` (with these labels) that the API's ``/metrics`` shows now."""
+    text = call(metrics_url(settings), "GET", "/metrics").body
     total = 0.0
     for line in text.splitlines():
         if not (line.startswith(name + "{") or line.startswith(name + " ")):

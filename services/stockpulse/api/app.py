@@ -1,4 +1,4 @@
-"""The Flask application factory; gunicorn runs it as ``stockpulse.api:create_app()``."""
+"""The Flask application factory; gunicorn runs it as ``stockpulse.api:create_app(public_metrics=False)``."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ def create_app(
     prices: PriceProvider | None = None,
     insights: InsightsFeed | None = None,
     idempotency: IdempotencyStore | None = None,
+    public_metrics: bool = True,
 ) -> Flask:
     """Build the app; tests pass their own settings, publisher, price source, insights view or key store.
+
+    ``public_metrics=False`` (gunicorn's configuration) leaves ``/metrics`` to the probe port.
 
     Without ``insights`` the app follows the ``stock_insights`` topic on the configured
     brokers, unless a ``publisher`` was passed: a caller that keeps the app off Kafka for
@@ -74,7 +77,8 @@ def create_app(
             )
 
     register_error_handlers(app)
-    metrics.init_app(app)
+    metrics.init_app(app, route=public_metrics)
+    app.extensions["stockpulse.public_metrics"] = public_metrics
     for module in (health, docs, root, quotes, orders, insights_routes):
         app.register_blueprint(module.bp)
     # After the fork (gunicorn builds the app in each worker): Kafka health is known before traffic,

@@ -48,7 +48,7 @@ max_requests = 0
 # every gunicorn on a machine (tests, bench, a local stack) would share it, and it adds a thread
 # to the master that stops and restarts around every fork. Nothing here uses ``gunicornc``.
 control_socket_disable = True
-wsgi_app = "stockpulse.api:create_app()"
+wsgi_app = "stockpulse.api:create_app(public_metrics=False)"  # /metrics: on the probe port
 logger_class = "stockpulse.api.gunicorn_logging.Logger"
 
 logconfig_dict = {

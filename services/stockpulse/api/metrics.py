@@ -159,14 +159,23 @@ def sample_gauges(app: Flask, now: float, force: bool = False) -> None:
         counted[:] = [hits, misses]
 
 
+def exposition(app: Flask) -> bytes:
+    """Every worker's samples in Prometheus' text format (``CONTENT_TYPE_LATEST``), this worker's gauges fresh."""
+    sample_gauges(app, time.perf_counter(), force=True)
+    return generate_latest(_registry())
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
-    sample_gauges(current_app, time.perf_counter(), force=True)  # this worker's samples are fresh
-    return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+    return Response(exposition(current_app), mimetype=CONTENT_TYPE_LATEST)
 
 
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+def init_app(app: Flask, route: bool = True) -> None:
+    """Count every request; with ``route``, also answer ``/metrics`` on the app's own port (a dev
+    server). Under gunicorn the probe port answers it instead (``probe_server``), so the port
+    customers reach does not show them the service's internals."""
+    if route:
+        app.register_blueprint(bp)
 
     @app.before_request
     def _start_timer() -> None:

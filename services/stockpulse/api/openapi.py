@@ -178,8 +178,11 @@ def _insights_schemas(settings: Settings) -> dict[str, Any]:
     }
 
 
-def openapi_spec(settings: Settings) -> dict[str, Any]:
+def openapi_spec(settings: Settings, metrics: bool = True) -> dict[str, Any]:
+    """The document of the routes this app serves: ``/metrics`` only where the app's own port answers it."""
     spec = _spec(settings)
+    if not metrics:
+        del spec["paths"]["/metrics"]
     for operations in spec["paths"].values():
         for operation in operations.values():
             # gunicorn answers these itself, for any route, before the app sees the request (gunicorn_errors)

@@ -5,7 +5,8 @@ Every request thread of a worker may be waiting for Kafka (an order waits for it
 kubelet would restart a pod that is only waiting. So each worker also listens on
 ``STOCKPULSE_API_PROBE_BIND`` (``SO_REUSEPORT``: the kernel spreads probes over the workers
 alive) and answers ``/healthz`` and ``/readyz`` there from its own thread, with the same bodies
-as the routes of ``routes.health``.
+as the routes of ``routes.health``. ``/metrics`` is served here too (every worker's samples, as
+the multiprocess collector sums them), not on the port customers reach.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from .metrics import exposition
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +44,18 @@ class _Probe(BaseHTTPRequestHandler):
         elif self.path == "/readyz":
             reachable = self.server.app.extensions["stockpulse.publisher"].kafka_reachable()
             self._answer(200, {"status": "ready", "kafka": "reachable" if reachable else "unreachable"})
+        elif self.path == "/metrics":
+            self._send(200, exposition(self.server.app), CONTENT_TYPE_LATEST)
         else:
-            self._answer(404, {"error": {"code": "not_found", "message": "this port serves /healthz and /readyz"}})
+            message = "this port serves /healthz, /readyz and /metrics"
+            self._answer(404, {"error": {"code": "not_found", "message": message}})
 
     def _answer(self, status: int, body: dict[str, Any]) -> None:
-        raw = json.dumps(body).encode()
+        self._send(status, json.dumps(body).encode(), "application/json")
+
+    def _send(self, status: int, raw: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         self.wfile.write(raw)

@@ -83,6 +83,11 @@ ORDERS_ACKED = 'stockpulse_events_produced_total{topic="stock_operation"}'
 EVENTS_FAILED = "stockpulse_events_failed_total"
 
 
+def metrics_url(settings: Settings) -> str:
+    """Where the API under gunicorn answers ``/metrics``: its probe port."""
+    return f"http://{settings.api.probe_bind}"
+
+
 def _counters(api_url: str | None) -> tuple[float, float]:
     if api_url is None:
         return 0.0, 0.0
@@ -148,7 +153,7 @@ def measure_pipeline(
     """The API loads while the broker, the metastore and the ingest run and consume, as users run it."""
     return {
         scenario: measure(
-            wrk, settings.api.url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api.url, others
+            wrk, settings.api.url, scenario, settings.tickers, seconds, warmup, api_pgid, metrics_url(settings), others
         )
         for scenario in SCENARIOS
         if scenario != "ceiling"
@@ -171,7 +176,7 @@ def measure_all(
             )
         else:
             results[scenario] = measure(
-                wrk, settings.api.url, scenario, settings.tickers, seconds, warmup, api_pgid, settings.api.url
+                wrk, settings.api.url, scenario, settings.tickers, seconds, warmup, api_pgid, metrics_url(settings)
             )
     ceiling_rps = results["ceiling"]["rps"]
     results["mixed_share_of_ceiling"] = round(results["mixed"]["rps"] / ceiling_rps, 3) if ceiling_rps else None

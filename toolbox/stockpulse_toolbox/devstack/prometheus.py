@@ -35,7 +35,7 @@ def _loopback(bind: str) -> str:
 def scrape_targets(settings: Settings) -> dict[str, str]:
     """Job name -> host:port of each part of the local stack that serves metrics."""
     return {
-        "stockpulse-api": _loopback(settings.api.bind),
+        "stockpulse-api": _loopback(settings.api.probe_bind),  # gunicorn's API answers /metrics there
         "stockpulse-ingest": _loopback(settings.lake.metrics_bind),
         "stockpulse-kafka": f"127.0.0.1:{settings.local.kafka_metrics_port}",
         "prometheus": f"127.0.0.1:{settings.local.prometheus_port}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ..deps import settings
 from ..openapi import openapi_spec
@@ -12,4 +12,4 @@ bp = Blueprint("docs", __name__)
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(openapi_spec(settings()))
+    return jsonify(openapi_spec(settings(), metrics=current_app.extensions["stockpulse.public_metrics"]))

@@ -20,7 +20,7 @@ USAGE = (
     '  POST /stocks/<ticker>/orders            JSON {"side": "buy"|"sell", "quantity": <int>}\n'
     "  GET  /stocks/<ticker>/insights          live signals: last 1 min, 15 min, 1 h\n"
     "  GET  /insights?sort=attention|imbalance|unusual&limit=N   the top tickers now\n"
-    "  GET  /healthz /readyz /metrics /openapi.json\n"
+    "  GET  /healthz /readyz /openapi.json      (and /metrics, /healthz, /readyz on the probe port)\n"
     "Optional headers X-User-Id and X-Session-Id identify the customer; orders take an\n"
     "Idempotency-Key header: a retry with the same key never places the order twice.\n"
 )
