@@ -61,6 +61,40 @@ def test_two_replicas_racing_for_one_key_claim_it_once(replicas):
     assert all(sorted(found) == ["busy"] * (threads_per_key - 1) + ["new"] for found in outcomes.values()), outcomes
 
 
+def test_a_new_workers_threads_all_wait_for_the_table_on_a_fresh_database(postgres):
+    """A worker's first orders arrive together, on a database that has no table yet: every thread
+    waits until its pool has created it (one once used the pool before that: a 500)."""
+    import psycopg
+
+    name = f"fresh_{time.monotonic_ns()}"
+    base = postgres.settings.idempotency_dsn
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    store = PostgresIdempotencyStore(base.rsplit("/", 1)[0] + f"/{name}", ttl_s=60, pool_size=16)
+    threads = 16
+    start = threading.Barrier(threads)
+    outcomes: list[str] = []
+
+    def first_order(n: int) -> None:
+        start.wait()
+        time.sleep(n * 0.005)  # arrivals spread over the first connection and the table's creation
+        try:
+            outcome = store.begin("u", f"first-{n}", "fp", lease_s=30).outcome
+        except Exception as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+        outcomes.append(outcome)
+
+    try:
+        running = [threading.Thread(target=first_order, args=(n,)) for n in range(threads)]
+        for thread in running:
+            thread.start()
+        for thread in running:
+            thread.join()
+    finally:
+        store.close()
+    assert outcomes == ["new"] * threads
+
+
 def test_a_record_moves_from_pending_to_done_and_every_replica_replays_its_answer(replicas):
     a, b = replicas
     name = key()

@@ -154,23 +154,27 @@ class PostgresIdempotencyStore:
                     name="idempotency",
                 )
                 pool.open(wait=False)
-                self._pool = pool
                 try:
-                    with self._transaction() as cur:
+                    with self._on(pool) as cur:
                         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                         cur.execute(_SCHEMA)
                 except StoreUnavailable:
-                    self._pool = None
                     pool.close(timeout=0)
                     raise
+                # only now: another thread of this worker must not use the pool before the table exists
+                self._pool = pool
             return self._pool
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
+        with self._on(self._pool if self._pool is not None else self._opened()) as cur:
+            yield cur
+
+    @contextmanager
+    def _on(self, pool: Any) -> Iterator[Any]:
         import psycopg  # cost: only the API imports the driver
         from psycopg_pool import PoolTimeout
 
-        pool = self._pool if self._pool is not None else self._opened()
         try:
             with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur
