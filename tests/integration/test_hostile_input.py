@@ -305,7 +305,9 @@ def test_unknown_methods_are_405_and_mint_no_series(api):
 
 def test_metrics_answer_on_the_probe_port_and_not_on_the_port_customers_reach(api):
     public = call(api.settings.api.url, "GET", "/metrics")
-    assert public.status == 404 and public.body["error"]["code"] == "not_found", public
+    # the seed's /<ticker> route takes the path: "metrics" is no ticker
+    assert public.status == 404 and public.body["error"]["code"] == "unknown_ticker", public
+    assert b"stockpulse_" not in public.raw
     assert "/metrics" not in call(api.settings.api.url, "GET", "/openapi.json").body["paths"]
     probe = call(metrics_url(api.settings), "GET", "/metrics")
     assert probe.status == 200 and probe.headers["Content-Type"].startswith("text/plain"), probe
