@@ -75,6 +75,27 @@ def in_flight(progress: dict[str, Any]) -> bool:
     return time.time() - progress["batch_started_at"] > 0.4 * typical
 
 
+def between_tables(progress: dict[str, Any]) -> bool:
+    """A batch in flight whose ``MERGE`` into stock_call has committed and the one into stock_operation
+    not yet: a kill now leaves the batch half written."""
+    started = progress.get("batch_started")
+    in_progress = started is not None and started != progress.get("batch_finished")
+    return in_progress and progress.get("batch_merged") == ["stock_call"]
+
+
+def commits_since(settings: Settings, table: str, since_s: float) -> list[Any]:
+    """The snapshots the ingest committed to ``table`` at or after ``since_s`` (maintenance's
+    compactions, operation ``replace``, are not the ingest's)."""
+    from pyiceberg.catalog.hive import HiveCatalog
+
+    loaded = HiveCatalog("tests", uri=settings.metastore_thrift_uri).load_table(f"default.{table}")
+    return [
+        s
+        for s in loaded.snapshots()
+        if s.timestamp_ms >= since_s * 1000 and s.summary is not None and s.summary.operation.value != "replace"
+    ]
+
+
 def kill_when(job: IngestJob, predicate, timeout: float = 120.0) -> dict:
     """SIGKILL the job (driver and JVM) as soon as its progress satisfies ``predicate``; return that progress."""
     deadline = time.monotonic() + timeout

@@ -25,7 +25,7 @@ from tests.support.faults.accounting import Books, balance, read_ledger
 from tests.support.faults.report import write
 from tests.support.faults.stack import ORDER_ACK_TIMEOUT_MS, FaultStack, Load, lake_rows, topic_events
 from tests.support.http import call
-from tests.support.lake import in_flight, kill_when
+from tests.support.lake import between_tables, commits_since, kill_when
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -164,10 +164,15 @@ def test_gunicorn_worker_killed(stack, tmp_path):
 
 
 def test_ingest_driver_killed_mid_batch(stack, tmp_path):
+    """Killed between the batch's two table commits: stock_call holds the batch, stock_operation not."""
+
     def inject(load: Load) -> None:
         load.at(5)
-        killed_in = kill_when(stack.ingest, in_flight)
-        assert killed_in["batch_started"] != killed_in["batch_finished"]
+        killed_in = kill_when(stack.ingest, between_tables)
+        # the snapshots, not the driver's word: the batch committed to one table and not to the other
+        since = killed_in["batch_started_at"]
+        assert commits_since(stack.settings, "stock_call", since), "the kill came before stock_call's commit"
+        assert not commits_since(stack.settings, "stock_operation", since), "the kill came after both commits"
         stack.up()
 
     run_fault(stack, FAULTS[3], tmp_path, inject)

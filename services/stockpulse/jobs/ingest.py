@@ -89,7 +89,15 @@ class IngestProgress:
         with self._lock:
             self._state["batch_started"] = batch_id
             self._state["batch_started_at"] = time.time()
+            self._state["batch_merged"] = []
             self._write()
+
+    def table_merged(self, batch_id: int, table: str) -> None:
+        """The batch's ``MERGE`` into ``table`` committed (the batch's other tables may still be pending)."""
+        with self._lock:
+            if self._state.get("batch_started") == batch_id:
+                self._state["batch_merged"] = [*self._state.get("batch_merged", []), table]
+                self._write()
 
     def batch_done(self, batch_id: int, counts: BatchCounts, merge_seconds: dict[str, float]) -> None:
         written = counts.tables
@@ -266,7 +274,7 @@ class IngestDriver:
         writer = (
             event_stream(self.spark, self.settings)
             .writeStream.queryName(QUERY_NAME)
-            .foreachBatch(batch_writer(rules, progress.batch_started, self._on_done(progress)))
+            .foreachBatch(batch_writer(rules, progress.batch_started, self._on_done(progress), progress.table_merged))
             .option("checkpointLocation", self.folder.uri)
         )
         if available_now:

@@ -37,9 +37,14 @@ def merge_new(rows: DataFrame, table: str, key: str) -> None:
     rows.sparkSession.sql(f"MERGE INTO {DATABASE}.{table} t USING {view} s ON {key} WHEN NOT MATCHED THEN INSERT *")
 
 
-def write_batch(batch: DataFrame, rules: RoutingRules) -> tuple[BatchCounts, dict[str, float]]:
+def write_batch(
+    batch: DataFrame, rules: RoutingRules, on_merged: Callable[[str], None] | None = None
+) -> tuple[BatchCounts, dict[str, float]]:
     """Validate ``batch`` once and merge it into the tables; return its counts (records routed per
-    table, ...) and the seconds each table's ``MERGE`` took (the soak watches them grow with the table)."""
+    table, ...) and the seconds each table's ``MERGE`` took (the soak watches them grow with the table).
+
+    ``on_merged(table)`` follows each table's commit: a batch is not atomic across tables, and
+    the fault suite kills the driver between two of them to prove the replay still writes once."""
     decoded = decode(batch).coalesce(batch.sparkSession.sparkContext.defaultParallelism).persist()
     checked = {topic: validate(decoded, topic, rules).persist() for topic in LAKE_TOPICS}
     merge_seconds: dict[str, float] = {}
@@ -48,6 +53,8 @@ def write_batch(batch: DataFrame, rules: RoutingRules) -> tuple[BatchCounts, dic
         started = time.perf_counter()
         merge_new(rows, table, key)
         merge_seconds[table] = round(time.perf_counter() - started, 3)
+        if on_merged is not None:
+            on_merged(table)
 
     try:
         counts = batch_counts(checked)
@@ -69,13 +76,15 @@ def batch_writer(
     rules: Sequence[RoutingRules],
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[int, BatchCounts, dict[str, float]], None] | None = None,
+    on_merged: Callable[[int, str], None] | None = None,
 ) -> Callable[[DataFrame, int], None]:
     """The ``foreachBatch`` function of the ingest query; ``rules`` are the checkpoint's versions."""
 
     def write(batch: DataFrame, batch_id: int) -> None:
         if on_start is not None:
             on_start(batch_id)
-        written, merge_seconds = write_batch(batch, rules_for(rules, batch_id))
+        merged = None if on_merged is None else (lambda table: on_merged(batch_id, table))
+        written, merge_seconds = write_batch(batch, rules_for(rules, batch_id), merged)
         if on_done is not None:
             on_done(batch_id, written, merge_seconds)
 
