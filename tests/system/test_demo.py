@@ -1,6 +1,7 @@
 """``stockpulse demo`` end to end on a fresh run folder and free loopback ports (load, lake
-caught up, report), then the stack it left running as a newcomer meets it: ``status``,
-``up`` again, the API, a maintenance run, and ``down``. One stack start serves both."""
+caught up, report), then the stack it left running as a newcomer and an operator meet it:
+``status``, ``up`` again, the API, a maintenance run, each part killed in turn and repaired
+by ``up``, and ``down``. One stack start serves all of it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 from stockpulse.settings import DEFAULT_TICKERS
+from stockpulse_toolbox.devstack.local_stack import PARTS
+from stockpulse_toolbox.devstack.process import ManagedProcess
 
+from tests.support import wait_for
 from tests.support.http import call
 from tests.support.processes import our_pids
 from tests.support.stack_env import stack_env
@@ -43,6 +47,11 @@ def check_demo(result: subprocess.CompletedProcess, run_dir: Path) -> None:
     for row in unusual:
         assert row["baseline_hours"] >= 7 * 24 and row["z_score"] is not None, row
         assert row["live_baseline_windows"] and row["live_baseline_windows"] >= 7 * 24 * 4 - 8, row
+
+
+def healthy(env: dict[str, str]) -> bool:
+    status = run(env, "status", "--json")
+    return status.returncode == 0 and all(part["healthy"] for part in json.loads(status.stdout).values())
 
 
 def test_demo_then_the_running_stack_through_status_up_and_down(tmp_path):
@@ -82,6 +91,18 @@ def test_demo_then_the_running_stack_through_status_up_and_down(tmp_path):
             "stock_insights",
             "stock_operation",
         ]
+
+        # one part at a time dies (SIGKILL to its whole group); `up` starts it alone and exits 0
+        for name in PARTS:
+            others = {other: ManagedProcess(other, run_dir).pid() for other in PARTS if other != name}
+            ManagedProcess(name, run_dir).kill()
+            assert wait_for(lambda n=name: not ManagedProcess(n, run_dir).running(), timeout=30), name
+            repaired = run(env, "up")
+            assert repaired.returncode == 0, (name, repaired.stderr[-3000:])
+            assert f"starting {name} ..." in repaired.stderr, (name, repaired.stderr[-3000:])
+            assert all(f"{other} already running" in repaired.stderr for other in others), repaired.stderr[-3000:]
+            assert {other: ManagedProcess(other, run_dir).pid() for other in others} == others, name
+            assert wait_for(lambda: healthy(env), timeout=120, interval=2), (name, run(env, "status").stdout)
     finally:
         down = run(env, "down")
     assert down.returncode == 0, down.stderr

@@ -20,9 +20,9 @@ def _cmd_up(settings: Settings, _args: argparse.Namespace) -> int:
 
     try:
         stack.up(settings)
-    except Exception as exc:
-        stack.say(f"start failed: {exc}; stopping what was started")
-        stack.down(settings)
+    except stack.StartFailed as exc:
+        stopped = ", ".join(exc.stopped) or "nothing"
+        stack.say(f"start failed: {exc}; stopped what this run started ({stopped}); what ran before still runs")
         return 1
     return 0
 

@@ -120,9 +120,22 @@ def ingest_report(settings: Settings, progress: dict[str, Any] | None) -> dict[s
     }
 
 
-def up(settings: Settings, before: Mapping[str, Callable[[], None]] | None = None) -> None:
-    """Start every part not running yet; ``before[name]`` runs just before part ``name`` starts
-    (the demo's backfill goes to Kafka before the ingest's first batch)."""
+class StartFailed(RuntimeError):
+    """A part did not start; what this ``up`` had started is stopped again, the rest left running."""
+
+    def __init__(self, part: str, stopped: list[str], cause: BaseException) -> None:
+        self.part, self.stopped = part, stopped
+        super().__init__(f"{part}: {cause}")
+
+
+def up(settings: Settings, before: Mapping[str, Callable[[], None]] | None = None) -> list[str]:
+    """Start every part not running yet, leaving those that run alone (so ``up`` repairs a stack one
+    part of which died); ``before[name]`` runs just before part ``name`` starts (the demo's backfill
+    goes to Kafka before the ingest's first batch). Returns the parts it started.
+
+    When a part does not start, the parts this call started, that one included, are stopped, and
+    ``StartFailed`` says which: what ran before this call keeps running, and its pid files stay."""
+    started: list[Part] = []
     for part in parts(settings):
         if part.running():
             say(f"{part.name} already running")
@@ -130,10 +143,16 @@ def up(settings: Settings, before: Mapping[str, Callable[[], None]] | None = Non
         if before and part.name in before:
             before[part.name]()
         say(f"starting {part.name} ...")
-        started = time.monotonic()
-        ready = part.start()
-        say(f"{part.name} {ready} in {time.monotonic() - started:.1f}s")
+        began = time.monotonic()
+        started.append(part)
+        try:
+            ready = part.start()
+        except Exception as exc:
+            stopped = [p.name for p in reversed(started) if p.stop()]
+            raise StartFailed(part.name, stopped, exc) from exc
+        say(f"{part.name} {ready} in {time.monotonic() - began:.1f}s")
     say("stack is up; `stockpulse status` to check, `stockpulse down` to stop")
+    return [p.name for p in started]
 
 
 def down(settings: Settings) -> None:
