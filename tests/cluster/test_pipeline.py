@@ -196,6 +196,17 @@ def wait_until_in_lake(cluster: Cluster, ids: set[str], timeout: float = 300) ->
     return result
 
 
+def assert_once_in_lake(cluster: Cluster, acknowledged: set[str]) -> None:
+    """Every acknowledged order reaches stock_operation, and no order or event is there twice."""
+    in_lake, rows, distinct_events = wait_until_in_lake(cluster, acknowledged)
+    duplicates = cluster.sql(
+        "SELECT order_id, COUNT(*) AS n FROM stock_operation GROUP BY order_id HAVING COUNT(*) > 1"
+    )
+    assert duplicates == [], duplicates[:10]
+    assert rows == distinct_events == len(in_lake)
+    assert acknowledged <= in_lake
+
+
 def test_locust_orders_land_exactly_once_while_the_driver_pod_is_deleted(cluster: Cluster) -> None:
     _, submission = ingest_state(cluster)
 
@@ -218,13 +229,7 @@ def test_locust_orders_land_exactly_once_while_the_driver_pod_is_deleted(cluster
         300,
         "the ingest resubmitted and RUNNING with an executor",
     )
-    in_lake, rows, distinct_events = wait_until_in_lake(cluster, acknowledged)
-    duplicates = cluster.sql(
-        "SELECT order_id, COUNT(*) AS n FROM stock_operation GROUP BY order_id HAVING COUNT(*) > 1"
-    )
-    assert duplicates == [], duplicates[:10]
-    assert rows == distinct_events == len(in_lake)
-    assert acknowledged <= in_lake
+    assert_once_in_lake(cluster, acknowledged)
     print(f"locust: {requests} requests, {len(acknowledged)} orders acknowledged, all once in the lake")
 
 
@@ -326,13 +331,7 @@ def test_a_helm_upgrade_under_keyed_retrying_load_fails_no_request_and_every_rep
         assert len({a["order_acknowledged"] for a in answers}) == 1, (key, answers)
         assert len({a["answer"] for a in answers}) == 1, (key, answers)
     acknowledged = run.acknowledged | {json.loads(earlier[1])["order_id"]}
-    in_lake, rows, distinct_events = wait_until_in_lake(cluster, acknowledged)
-    duplicates = cluster.sql(
-        "SELECT order_id, COUNT(*) AS n FROM stock_operation GROUP BY order_id HAVING COUNT(*) > 1"
-    )
-    assert duplicates == [], duplicates[:10]
-    assert rows == distinct_events == len(in_lake)
-    assert acknowledged <= in_lake
+    assert_once_in_lake(cluster, acknowledged)
     print(
         f"helm upgrade under keyed load: {requests} requests, {failures} failed, {len(by_key)} keys, "
         f"{len(replays)} replays, all identical; every order once in the lake"
