@@ -128,3 +128,19 @@ def test_free_ports_are_distinct_and_free():
     for port in ports[:20]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_a_wrappers_program_is_recorded_with_its_own_command_line(tmp_path):
+    """``env`` (like ``unshare``) execs the program it wraps: the pid file records that program's
+    command line, not the wrapper's, so the process keeps matching its record after the exec."""
+    managed = ManagedProcess("wrapped", tmp_path)
+    program = sys.executable
+    managed.start(["env", "STOCKPULSE_WRAPPED=1", *SLEEP], program=program)
+    try:
+        recorded = json.loads(managed.pid_file.read_text())["cmdline"]
+        assert recorded == SLEEP
+        for _ in range(20):
+            assert managed.running()
+            time.sleep(0.01)
+    finally:
+        managed.stop(timeout=5)

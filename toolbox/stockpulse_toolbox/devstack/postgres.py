@@ -88,7 +88,8 @@ class LocalPostgres:
     def start(self, timeout: float = 60.0) -> None:
         if not (self.data / "PG_VERSION").is_file():
             self._initdb()
-        self.process.start(self.argv(), cwd=self.home)
+        # unshare execs postgres: postgres's command line is the one the pid file records
+        self.process.start(self.argv(), cwd=self.home, program=pg_program("postgres"))
         wait_until(lambda: port_open("127.0.0.1", self.port), timeout, "postgres", alive=self.process.running)
         self._ensure_database(timeout)
 

@@ -144,7 +144,15 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.pid() is not None
 
-    def start(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        program: str | None = None,
+    ) -> int:
+        """Start ``argv`` in a session of its own and record who it is. ``program``: the program a
+        wrapper in ``argv`` (``unshare``) execs at last; its command line is the one recorded."""
         if self.running():
             raise ProcessError(f"{self.name} is already running (pid {self.pid()})")
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +171,7 @@ class ManagedProcess:
         _CHILDREN[proc.pid] = proc
         try:
             leader = psutil.Process(proc.pid)
-            identity = Identity(proc.pid, leader.create_time(), _settled_cmdline(leader), tag)
+            identity = Identity(proc.pid, leader.create_time(), _settled_cmdline(leader, program), tag)
         except psutil.NoSuchProcess:
             identity = Identity(proc.pid, 0.0, list(argv), tag)  # exited already: matches nothing
         tmp = self.pid_file.with_suffix(".tmp")
@@ -201,13 +209,18 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
 
 
-def _settled_cmdline(proc: psutil.Process, timeout: float = 2.0) -> list[str]:
-    """The command line of the program ``proc`` exec'd. Popen returns while the exec is finishing, when
-    /proc may still show the forked copy of this process's command line, or none."""
+def _settled_cmdline(proc: psutil.Process, program: str | None = None, timeout: float = 5.0) -> list[str]:
+    """The command line of the program ``proc`` exec'd (``program``, when a wrapper execs it in turn).
+    Popen returns while the exec is finishing, when /proc may still show the forked copy of this
+    process's command line, or none, or the wrapper's."""
     ours = psutil.Process().cmdline()
+
+    def settled(cmdline: list[str]) -> bool:
+        return bool(cmdline) and cmdline != ours and (program is None or cmdline[0].endswith(program))
+
     deadline = time.monotonic() + timeout
     cmdline = proc.cmdline()
-    while (not cmdline or cmdline == ours) and time.monotonic() < deadline:
+    while not settled(cmdline) and time.monotonic() < deadline:
         time.sleep(0.01)
         cmdline = proc.cmdline()
     return cmdline
