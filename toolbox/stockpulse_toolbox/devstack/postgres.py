@@ -15,6 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import psutil
 from stockpulse.settings import Settings
 
 from .process import ManagedProcess, port_open, wait_until
@@ -34,6 +35,28 @@ def pg_program(name: str) -> str:
     if found is None:
         raise FileNotFoundError(INSTALL_HINT)
     return found
+
+
+def clear_stale_lock(data: Path) -> bool:
+    """Remove ``postmaster.pid`` when no postmaster holds it any more. A postmaster killed by
+    SIGKILL leaves it behind, and its pid stays a zombie until its parent (after ``up`` exited,
+    PID 1) reaps it: Postgres's own check takes a zombie for a live server and refuses to start.
+    True if the file was stale and removed."""
+    lock = data / "postmaster.pid"
+    try:
+        pid = int(lock.read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() != psutil.STATUS_ZOMBIE and proc.name() == "postgres":
+            return False  # a live server: starting another fails with Postgres's own message
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.AccessDenied:
+        return False
+    lock.unlink(missing_ok=True)
+    return True
 
 
 def as_ordinary_user(argv: list[str]) -> list[str]:
@@ -88,6 +111,7 @@ class LocalPostgres:
     def start(self, timeout: float = 60.0) -> None:
         if not (self.data / "PG_VERSION").is_file():
             self._initdb()
+        clear_stale_lock(self.data)
         # unshare execs postgres: postgres's command line is the one the pid file records
         self.process.start(self.argv(), cwd=self.home, program=pg_program("postgres"))
         wait_until(lambda: port_open("127.0.0.1", self.port), timeout, "postgres", alive=self.process.running)
