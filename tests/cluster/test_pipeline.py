@@ -92,6 +92,10 @@ def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Clust
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 201
             order_id = json.load(response)["order_id"]
+        # the course project's own route, on a ticker of its twelve
+        seed = urllib.request.Request(f"{base}/TSLA/sell/15", data=b"", method="POST")
+        with urllib.request.urlopen(seed, timeout=10) as response:
+            assert (response.status, json.load(response)) == (201, {"task": "sold_15_TSLA"})
     finally:
         forward.kill()
         forward.wait()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stockpulse.settings import DEFAULT_TICKERS
 
 from tests.support.chart import CHART, ROOT, STRIMZI_VALUE_SETS, VALUE_SETS, name_of, render, render_text, run, tool
 
@@ -142,6 +143,27 @@ def test_api_deployment_contract() -> None:
     assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     svc = one(docs, "Service", "api")
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_every_pod_gets_the_products_tickers(value_set: str) -> None:
+    """The API, the jobs and Locust see the same tickers as the local stack: the course project's
+    routes (``POST /TSLA/sell/15``) answer on a cluster as they do under ``make up``."""
+    seen: dict[str, set[str]] = {}
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("name") == "STOCKPULSE_TICKERS" and "value" in node:
+                seen.setdefault(node["value"], set()).add(where)
+            for value in node.values():
+                walk(value, where)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for doc in render(value_set):
+        walk(doc, name_of(doc))
+    assert set(seen) == {",".join(DEFAULT_TICKERS)}, seen
 
 
 @pytest.mark.parametrize("value_set", STRIMZI_VALUE_SETS)
