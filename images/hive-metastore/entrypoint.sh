@@ -43,6 +43,6 @@ unset METASTORE_DB_PASSWORD
 echo "hive-metastore: thrift port $METASTORE_PORT, database ${db_url%%\?*}, warehouse ${METASTORE_WAREHOUSE:-file:///tmp/warehouse}"
 # shellcheck disable=SC2086  # JAVA_OPTS is a list of options
 exec java -Xms"$METASTORE_HEAP" -Xmx"$METASTORE_HEAP" -Djava.awt.headless=true \
-  -Dderby.stream.error.file=/tmp/derby.log -Dhive.log.dir=/tmp ${JAVA_OPTS:-} \
-  -cp "$METASTORE_CONF_DIR:/opt/hive-metastore/lib/*" \
+  -Dderby.stream.error.file=/tmp/derby.log ${JAVA_OPTS:-} \
+  -cp "$METASTORE_CONF_DIR:/opt/hive-metastore/conf:/opt/hive-metastore/lib/*" \
   org.apache.hadoop.hive.metastore.HiveMetaStore -p "$METASTORE_PORT"

@@ -48,3 +48,11 @@ def test_the_spark_image_holds_the_jobs_slice_and_no_flask(cluster: Cluster) -> 
         "confluent_kafka": False,
         "stockpulse_toolbox": False,
     }, spark
+
+
+def test_the_spark_image_finds_java_17_through_an_architecture_neutral_java_home(cluster: Cluster) -> None:
+    script = 'echo "$JAVA_HOME"; "$JAVA_HOME/bin/java" -version 2>&1'
+    out = cluster.k("exec", f"deploy/{RELEASE}-lake-shell", "--", "sh", "-c", script)
+    java_home, version = out.split("\n", 1)
+    assert java_home == "/usr/lib/jvm/java-17", out
+    assert 'version "17.' in version, out

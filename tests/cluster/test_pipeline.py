@@ -6,6 +6,7 @@ The tests share one release and run in file order; the last one uninstalls it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -74,6 +75,9 @@ def test_every_pod_runs_and_the_ingest_runs_in_cluster_mode_with_an_executor(clu
     # spark-submit's properties for the driver: the master is the API server, not local[...]
     properties = cluster.k("exec", f"{INGEST}-driver", "--", "cat", "/opt/spark/conf/spark.properties")
     assert re.search(r"^spark\.master=k8s\\?://", properties, flags=re.M), properties
+    # the metastore logs to stdout, not to a file in its pod
+    metastore_log = cluster.k("logs", f"deploy/{RELEASE}-hive-metastore")
+    assert "metastore.HiveMetaStore: Starting hive metastore on port" in metastore_log, metastore_log[-2000:]
 
 
 def test_a_quote_and_an_order_through_port_forward_reach_the_lake(cluster: Cluster) -> None:
@@ -423,8 +427,30 @@ def test_no_secret_is_on_a_process_command_line(cluster: Cluster) -> None:
 
 
 def test_helm_uninstall_leaves_only_the_volumes_that_keep_data(cluster: Cluster) -> None:
-    helm(cluster.layout, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
-    cluster.wait_for(lambda: not pods(cluster, NAMESPACE), 180, "every pod of the release gone")
+    """And Postgres, stopped by the runtime with its image's STOPSIGNAL, takes the fast shutdown
+    (SIGINT: connections closed, a clean checkpoint) rather than SIGTERM's wait for every client."""
+    database_log = cluster.layout.root / "logs" / "hive-metastore-db-stop.log"
+    with database_log.open("wb") as out:
+        follow = subprocess.Popen(
+            [
+                *(cluster.layout.binary("kubectl"), "--kubeconfig", str(cluster.layout.kubeconfig), "-n", NAMESPACE),
+                *("logs", "-f", "--tail=0", f"{RELEASE}-hive-metastore-db-0"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        time.sleep(2)  # the stream is open before the pod is told to stop
+        helm(cluster.layout, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
+        cluster.wait_for(lambda: not pods(cluster, NAMESPACE), 180, "every pod of the release gone")
+        with contextlib.suppress(subprocess.TimeoutExpired):  # what it printed is read below either way
+            follow.wait(timeout=60)  # the stream ends with the container
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    stopped = database_log.read_text()
+    assert "received fast shutdown request" in stopped and "database system is shut down" in stopped, stopped
     kinds = "all,configmap,secret,serviceaccount,role,rolebinding,pdb,networkpolicy,job,sparkapplication,pvc"
     left = json.loads(cluster.k("get", kinds, "-o", "json"))["items"]
     # Kubernetes' own per-namespace objects and spark-operator's RBAC for this job namespace stay.

@@ -253,3 +253,28 @@ def test_api_image_runs_gunicorn_with_the_app_factory() -> None:
     entry = " ".join(rest for instr, rest in stages[-1].lines if instr in {"ENTRYPOINT", "CMD"})
     assert "gunicorn" in entry and "stockpulse.api:create_app(public_metrics=False)" in entry
     assert "python:stockpulse.api.gunicorn_config" in entry
+
+
+@pytest.mark.parametrize("name", RUNTIME_NAMES)
+def test_no_image_names_a_cpu_architecture(name: str) -> None:
+    """Built for amd64 here and arm64 nodes elsewhere: paths are found at build time, never spelled.
+    (The go-builder pins its toolchain's zip by checksum, one per architecture; it never runs in a pod.)"""
+    text = (IMAGES / name / "Dockerfile").read_text()
+    assert not re.search(r"amd64|arm64|aarch64|x86_64", text), name
+
+
+def test_postgres_stops_with_its_fast_shutdown_signal() -> None:
+    _, stages = parse("postgres")
+    assert ("STOPSIGNAL", "SIGINT") in stages[-1].lines
+    entrypoint = (IMAGES / "postgres" / "entrypoint.sh").read_text()
+    assert re.search(r"^exec postgres ", entrypoint, flags=re.M), "postgres must be tini's child to get the signal"
+
+
+def test_the_metastore_logs_to_stdout_only() -> None:
+    entrypoint = (IMAGES / "hive-metastore" / "entrypoint.sh").read_text()
+    assert "hive.log.dir" not in entrypoint and "/opt/hive-metastore/conf:" in entrypoint
+    _, stages = parse("hive-metastore")
+    conf = "toolbox/stockpulse_toolbox/devstack/hive-log4j2.properties"
+    assert ("COPY", f"{conf} /opt/hive-metastore/conf/hive-log4j2.properties") in stages[-1].lines
+    appenders = re.findall(r"^appender\.\w+\.type\s*=\s*(\w+)", (ROOT / conf).read_text(), flags=re.M)
+    assert appenders == ["Console"], appenders

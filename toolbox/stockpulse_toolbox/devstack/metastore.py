@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 
 from stockpulse.settings import Settings
 
 from .process import ManagedProcess, port_open, wait_until
+
+#: The metastore's logging (stdout); the image copies the same file.
+LOGGING_CONF = "hive-log4j2.properties"
 
 
 def pyspark_jars() -> Path:
@@ -33,6 +37,11 @@ class LocalMetastore:
     @property
     def uri(self) -> str:
         return f"thrift://127.0.0.1:{self.port}"
+
+    @property
+    def conf_dir(self) -> Path:
+        """First on the classpath: ``hive-log4j2.properties`` (logs to stdout, as in the image)."""
+        return self.home / "conf"
 
     def argv(self) -> list[str]:
         java = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", ""), "bin")) or "java"
@@ -54,10 +63,8 @@ class LocalMetastore:
             f"-Xmx{self.heap}",
             "-Djava.awt.headless=true",
             f"-Dderby.stream.error.file={self.settings.run_dir / 'logs' / 'derby.log'}",
-            f"-Dhive.log.dir={self.settings.run_dir / 'logs'}",
-            "-Dhive.log.file=metastore-hive.log",
             "-cp",
-            f"{pyspark_jars()}/*",
+            f"{self.conf_dir}:{pyspark_jars()}/*",
             "org.apache.hadoop.hive.metastore.HiveMetaStore",
             "-p",
             str(self.port),
@@ -67,7 +74,9 @@ class LocalMetastore:
         return args
 
     def start(self, timeout: float = 180.0) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        logging_conf = resources.files(__package__).joinpath(LOGGING_CONF).read_text()
+        (self.conf_dir / LOGGING_CONF).write_text(logging_conf)
         self.process.start(self.argv(), cwd=self.home)
         wait_until(lambda: port_open("127.0.0.1", self.port), timeout, "metastore", alive=self.process.running)
 
