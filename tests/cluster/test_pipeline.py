@@ -311,7 +311,7 @@ def test_a_helm_upgrade_under_keyed_retrying_load_fails_no_request_and_every_rep
         cluster.helm_upgrade(f"api.image.tag={new_tag}")
         cluster.k("rollout", "status", f"deploy/{RELEASE}-api", "--timeout=300s")
 
-    retrying = ("locust.orderRetrySeconds=30", "locust.orderReplayShare=0.2")
+    retrying = ("locust.orderRetrySeconds=30", "locust.orderReplayShare:=0.2")
     try:
         run = run_locust(cluster, users=20, seconds=90, during=upgrade, sets=retrying)
         requests, failures = run.totals

@@ -61,9 +61,11 @@ class Cluster:
         return self.kubectl("-n", NAMESPACE, *args, check=check, timeout=timeout)
 
     def helm_upgrade(self, *sets: str, wait: bool = False) -> None:
+        """``sets`` as ``--set``, except ``key:=json`` as ``--set-json`` (``--set`` makes 0.2 a string)."""
         args = ["upgrade", RELEASE, str(workloads.CHART), "-n", NAMESPACE, "--reuse-values"]
         for item in sets:
-            args += ["--set", item]
+            key, is_json, value = item.partition(":=")
+            args += ["--set-json", f"{key}={value}"] if is_json else ["--set", item]
         if wait:
             args += ["--wait", "--timeout", "10m"]
         helm(self.layout, *args)
