@@ -97,6 +97,20 @@ class FaultStack:
         assert master is not None, "api not running"
         return [child.pid for child in psutil.Process(master).children()]
 
+    def busiest_worker(self) -> int:
+        """The worker holding the most customer connections. Locust's customers keep their connection
+        alive, so each one's requests go to one worker: the kernel may hand every connection to
+        one worker, and a kill of the other catches nothing."""
+        import psutil
+
+        port = int(self.url.rsplit(":", 1)[1])
+
+        def held(pid: int) -> int:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+            return sum(1 for c in connections if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
+        return max(self.gunicorn_workers(), key=held)
+
 
 class Load:
     """Locust's retrying customers for ``seconds``, every answer in ``ledger``."""
