@@ -2,7 +2,7 @@
 
 The JVMs the tests start on this machine (Kafka, the metastore, every local Spark driver) live for
 seconds to minutes over small data: they run with the C1 compiler only, which spends far less CPU
-compiling than C2 would earn back in them (docs/testing.md, "Test time"). The cluster's pods and
+compiling than C2 would earn back in them (docs/performance.md, "Test time"). The cluster's pods and
 ``make demo``/``make bench`` outside the tests keep the JVM's defaults.
 """
 
