@@ -3,14 +3,22 @@
 #   METASTORE_DB_URL       jdbc:postgresql://host:5432/metastore (default: embedded Derby
 #                          under /tmp, for a quick look only)
 #   METASTORE_DB_USER      database user
-#   METASTORE_DB_PASSWORD  database password (from a Secret; written to hive-site.xml in
-#                          METASTORE_CONF_DIR, never passed on a command line)
+#   METASTORE_DB_PASSWORD_FILE  a file holding the database password (a Secret's volume;
+#                          written to hive-site.xml in METASTORE_CONF_DIR, never on a command
+#                          line or in the environment of the JVM)
+#   METASTORE_DB_PASSWORD  the password itself, when no file is given
 #   METASTORE_WAREHOUSE    default warehouse location (file:///lake/warehouse, gs://...)
 #   METASTORE_PORT, METASTORE_HEAP, METASTORE_CONF_DIR, JAVA_OPTS
 # The schema is created on first start (DataNucleus autoCreateAll, as the local stack
 # does); Spark's Hive 2.3 client and Iceberg's HiveCatalog talk to it over thrift.
 set -euo pipefail
 
+if [[ -n "${METASTORE_DB_PASSWORD_FILE:-}" ]]; then
+  db_password=$(<"$METASTORE_DB_PASSWORD_FILE")
+else
+  db_password=${METASTORE_DB_PASSWORD:-}
+fi
+unset METASTORE_DB_PASSWORD
 db_url=${METASTORE_DB_URL:-jdbc:derby:;databaseName=/tmp/metastore_db;create=true}
 case "$db_url" in
   jdbc:postgresql:*) driver=org.postgresql.Driver ;;
@@ -29,7 +37,7 @@ umask 077
   property javax.jdo.option.ConnectionURL "$db_url"
   property javax.jdo.option.ConnectionDriverName "$driver"
   property javax.jdo.option.ConnectionUserName "${METASTORE_DB_USER:-APP}"
-  property javax.jdo.option.ConnectionPassword "${METASTORE_DB_PASSWORD:-}"
+  property javax.jdo.option.ConnectionPassword "$db_password"
   property datanucleus.schema.autoCreateAll true
   property datanucleus.connectionPoolingType dbcp
   property hive.metastore.schema.verification false
@@ -38,7 +46,6 @@ umask 077
   property hive.async.log.enabled false
   echo '</configuration>'
 } > "$METASTORE_CONF_DIR/hive-site.xml"
-unset METASTORE_DB_PASSWORD
 
 echo "hive-metastore: thrift port $METASTORE_PORT, database ${db_url%%\?*}, warehouse ${METASTORE_WAREHOUSE:-file:///tmp/warehouse}"
 # shellcheck disable=SC2086  # JAVA_OPTS is a list of options

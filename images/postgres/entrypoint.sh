@@ -1,14 +1,19 @@
 #!/bin/bash
 # Initialise PGDATA on first start, then run postgres in the foreground.
 #   POSTGRES_USER, POSTGRES_DB   the owner and database created on first start
-#   POSTGRES_PASSWORD            its password (from a Secret; handed to initdb through a
-#                                file, never on a command line)
+#   POSTGRES_PASSWORD_FILE       a file holding its password (a Secret's volume; handed to
+#                                initdb through a file, never on a command line, and never in
+#                                the environment of the container's processes)
+#   POSTGRES_PASSWORD            the password itself, when no file is given (a quick look only)
 #   POSTGRES_EXTRA_DBS           more databases of that owner, space-separated, created on any
 #                                start where they are missing (an existing volume gets them too)
 set -euo pipefail
 : "${POSTGRES_USER:?POSTGRES_USER is required}"
 : "${POSTGRES_DB:?POSTGRES_DB is required}"
-: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
+if [[ -n "${POSTGRES_PASSWORD_FILE:-}" ]]; then
+  POSTGRES_PASSWORD=$(<"$POSTGRES_PASSWORD_FILE")  # a shell variable: not exported to postgres
+fi
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD_FILE (or POSTGRES_PASSWORD) is required}"
 
 if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
   echo "postgres: initialising $PGDATA for user $POSTGRES_USER, database $POSTGRES_DB"

@@ -74,7 +74,7 @@ def test_the_key_records_are_in_postgres_on_its_volume(cluster: Cluster) -> None
     assert env["STOCKPULSE_IDEMPOTENCY_DSN"].endswith("/stockpulse")
     statefulset = cluster.json("get", "statefulset", f"{RELEASE}-hive-metastore-db")
     assert [t["metadata"]["name"] for t in statefulset["spec"]["volumeClaimTemplates"]] == ["data"]
-    # `kubectl exec` gets the container's environment, so psql finds the password without a command line
+    # `kubectl exec` gets the container's environment: psql reads the password from its file, not a command line
     query = f"SELECT state FROM keyed_order WHERE key = '{key}'"
     found = cluster.k(
         "exec",
@@ -82,6 +82,7 @@ def test_the_key_records_are_in_postgres_on_its_volume(cluster: Cluster) -> None
         "--",
         "sh",
         "-c",
-        f'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -d stockpulse -tAX -c "{query}"',
+        'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '
+        f'psql -h 127.0.0.1 -U "$POSTGRES_USER" -d stockpulse -tAX -c "{query}"',
     )
     assert found.strip() == "done"

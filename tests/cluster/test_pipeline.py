@@ -422,6 +422,11 @@ def test_no_secret_is_on_a_process_command_line(cluster: Cluster) -> None:
         cmdlines = cluster.k("exec", pod, "--", "bash", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
         assert cmdlines.strip(), component
         assert password not in cmdlines, f"{component}: password on a command line"
+        # and in no process's environment: tini (pid 1), the server and its children
+        every_environ = "(cat /proc/[0-9]*/environ 2>/dev/null; true) | tr '\\0' '\\n'"
+        environs = cluster.k("exec", pod, "--", "bash", "-c", every_environ)
+        assert "PATH=" in environs, component
+        assert password not in environs, f"{component}: password in a process's environment"
         logs = cluster.k("logs", pod)
         assert password not in logs, f"{component}: password in the log"
 

@@ -251,8 +251,8 @@ def test_hive_metastore_runs_the_metastore_service_on_postgres(value_set: str) -
     env = {e["name"]: e for e in container["env"]}
     assert env["METASTORE_DB_URL"]["value"] == "jdbc:postgresql://stockpulse-hive-metastore-db:5432/metastore"
     assert env["METASTORE_DB_USER"]["value"] == "hive"
-    secret_ref = env["METASTORE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]
-    assert secret_ref["key"] == "password"
+    secret, key = password_secret(pod, container, env["METASTORE_DB_PASSWORD_FILE"]["value"])
+    assert secret.endswith("-db") and key == "password"
     assert container["ports"][0]["containerPort"] == 9083
     assert "command" not in container and "args" not in container
     svc = one(docs, "Service", "hive-metastore")
@@ -270,18 +270,45 @@ def test_hive_metastore_runs_the_metastore_service_on_postgres(value_set: str) -
     )
     assert not by_kind(external, "StatefulSet")
     assert not by_kind(external, "Secret")
-    ext_env = {
-        e["name"]: e
-        for e in one(external, "Deployment", "hive-metastore")["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
+    ext_pod = one(external, "Deployment", "hive-metastore")["spec"]["template"]["spec"]
+    ext_env = {e["name"]: e for e in ext_pod["containers"][0]["env"]}
     assert ext_env["METASTORE_DB_URL"]["value"] == "jdbc:postgresql://db.example:5432/metastore"
-    assert ext_env["METASTORE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "hms-db"
+    file = ext_env["METASTORE_DB_PASSWORD_FILE"]["value"]
+    assert password_secret(ext_pod, ext_pod["containers"][0], file) == ("hms-db", "password")
+
+
+def password_secret(pod: dict, container: dict, path: str) -> tuple[str, str]:
+    """The Secret and key whose volume holds the file at ``path`` in ``container``."""
+    folder, _, name = path.rpartition("/")
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == folder]
+    assert mount.get("readOnly") is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    (item,) = [i for i in volume["secret"]["items"] if i["path"] == name]
+    return volume["secret"]["secretName"], item["key"]
+
+
+def test_no_password_is_in_a_containers_environment(value_set: str) -> None:
+    """Secrets reach Postgres, the metastore and the API as files: a variable would be readable in
+    /proc/<pid>/environ of every process of the container, tini's included."""
+    for doc in render(value_set):
+        for container in containers_of_doc(doc):
+            for env in container.get("env", []):
+                assert "secretKeyRef" not in env.get("valueFrom", {}), (name_of(doc), env["name"])
+                assert "PASSWORD" not in env["name"] or env["name"].endswith("_FILE"), (name_of(doc), env["name"])
+
+
+def containers_of_doc(doc: dict) -> list[dict]:
+    spec = doc.get("spec", {})
+    if doc["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    pod = spec.get("template", {}).get("spec", {})
+    return pod.get("containers", []) + pod.get("initContainers", [])
 
 
 def test_the_database_password_is_never_in_a_command_line_or_plain_value() -> None:
     password = "Pl41n-s3cret-never-seen"
     text = render_text("default", ("--set", f"postgresql.password={password}"))
-    assert password not in text  # only base64 in the Secret, read through secretKeyRef
+    assert password not in text  # only base64 in the Secret, mounted as a file
     docs = render("default", ("--set", f"postgresql.password={password}"))
     (secret,) = by_kind(docs, "Secret")
     assert base64.b64decode(secret["data"]["password"]).decode() == password
